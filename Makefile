@@ -1,0 +1,47 @@
+# Conductor: every target sets itself up from a fresh clone (virtualenv, install, seeded store).
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+DB ?= var/conductor.db
+HOST ?= 127.0.0.1
+PORT ?= 2024
+
+.PHONY: install seed dev test lint format eval bench chaos clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade "pip>=25.1"
+	$(BIN)/pip install --quiet -e . --group dev
+	touch $(STAMP)
+
+install: $(STAMP)
+
+seed: install
+	$(BIN)/conductor seed --db $(DB)
+
+dev: seed
+	$(BIN)/langgraph dev --no-browser --host $(HOST) --port $(PORT)
+
+test: seed
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+eval: seed
+	$(BIN)/conductor eval
+
+bench: seed
+	$(BIN)/conductor bench
+
+chaos: seed
+	$(BIN)/conductor chaos
+
+clean:
+	rm -rf var .langgraph_api .pytest_cache

@@ -1,0 +1,1 @@
+"""Conductor conductor_cli package."""

@@ -1,0 +1,241 @@
+"""The `conductor` command line: seed the store, run batches, review escalations, serve the simulator."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from conductor_cli.checkpoints import DEFAULT_CHECKPOINTS, open_checkpointer
+from nodes.resources import store_path_from_env, use_store
+from store.db import Store
+from telemetry.logging import configure_logging
+
+console = Console(stderr=True)
+out = Console()
+
+
+def _add_store_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--db", type=Path, default=None, help="local store (default var/conductor.db)")
+    parser.add_argument(
+        "--checkpoints",
+        type=Path,
+        default=None,
+        help=f"SQLite checkpoints (default {DEFAULT_CHECKPOINTS}; DATABASE_URL selects Postgres)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    parser = argparse.ArgumentParser(prog="conductor", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    seed = sub.add_parser("seed", help="create and fill the local store (idempotent)")
+    seed.add_argument("--db", type=Path, default=None)
+    seed.add_argument("--seed", type=int, default=7)
+
+    run = sub.add_parser("run", help="run a batch of tickets through a graph")
+    run.add_argument("graph", choices=["support"])
+    run.add_argument("input", type=Path, help="JSONL file, one ticket per line")
+    run.add_argument("--out", type=Path, required=True, help="JSONL file of results")
+    run.add_argument("--concurrency", type=int, default=4)
+    run.add_argument("--faults", default=None, help="simulator faults, e.g. error_rate=0.2,seed=1")
+    _add_store_args(run)
+
+    esc = sub.add_parser("escalations", help="list runs waiting on a reviewer")
+    esc.add_argument("--json", action="store_true", help="print the review packets as JSON")
+    _add_store_args(esc)
+
+    resume = sub.add_parser("resume", help="resume an escalated run, or every parked run")
+    resume.add_argument("thread_id", nargs="?", help="thread to resume")
+    resume.add_argument("--decision", choices=["approve", "reject", "edit"])
+    resume.add_argument("--amount", type=float, default=None)
+    resume.add_argument("--note", default=None)
+    resume.add_argument("--parked", action="store_true", help="resume every parked run")
+    _add_store_args(resume)
+
+    sim = sub.add_parser("sim", help="the simulated OpenAI-compatible endpoint")
+    sim_sub = sim.add_subparsers(dest="sim_command", required=True)
+    serve = sim_sub.add_parser("serve", help="serve the simulator over HTTP")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8765)
+    serve.add_argument("--faults", default=None)
+    return parser
+
+
+def _open_store(path: Path | None) -> Store:
+    target = path or store_path_from_env()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    return Store(target)
+
+
+def _compile(checkpointer: Any) -> Any:
+    from graphs.support import builder
+
+    return builder.compile(checkpointer=checkpointer, name="support")
+
+
+def cmd_seed(args: argparse.Namespace) -> int:
+    """Seed the local store."""
+    from store.seed import seed_store
+
+    target = args.db or store_path_from_env()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    counts = seed_store(target, seed=args.seed)
+    out.print(f"seeded {target}: " + ", ".join(f"{k}={v}" for k, v in counts.items()))
+    return 0
+
+
+async def cmd_run(args: argparse.Namespace) -> int:
+    """Run a batch; exit 0 when every input line is accounted for in OUT."""
+    from conductor_cli.batch import run_batch, summary_table
+
+    if not args.input.is_file():
+        console.print(f"[red]input file not found: {args.input}")
+        return 2
+    if args.faults is not None:
+        from simulator.engine import get_default_simulator
+        from simulator.faults import FaultSpec
+
+        get_default_simulator().set_faults(FaultSpec.parse(args.faults))
+    store = _open_store(args.db)
+    with use_store(store):
+        async with open_checkpointer(args.checkpoints) as saver:
+            graph = _compile(saver)
+            result = await run_batch(
+                graph, store, args.input, args.out, concurrency=args.concurrency, console=console
+            )
+    out.print(summary_table(result, title=f"support batch: {args.input}"))
+    out.print(f"wrote {len(result.records)} results to {args.out}")
+    return 0 if len(result.records) == result.lines else 1
+
+
+async def cmd_escalations(args: argparse.Namespace) -> int:
+    """List runs waiting on a reviewer."""
+    from conductor_cli.reviews import list_waiting
+
+    store = _open_store(args.db)
+    async with open_checkpointer(args.checkpoints) as saver:
+        waiting = await list_waiting(_compile(saver), store, "review")
+    if args.json:
+        out.print_json(json.dumps(waiting, default=str))
+        return 0
+    table = Table(title=f"pending reviews: {len(waiting)}")
+    for column in ("thread_id", "ticket", "reason", "proposed refund", "error"):
+        table.add_column(column)
+    for row in waiting:
+        packet = row["packet"]
+        refund = packet.get("proposed_refund")
+        table.add_row(
+            row["thread_id"],
+            row["item_id"],
+            str(packet.get("reason")),
+            f"{refund['amount']:.2f} {refund['currency']} on {refund['order_id']}" if refund else "-",
+            packet.get("error") or "",
+        )
+    out.print(table)
+    return 0
+
+
+async def cmd_resume(args: argparse.Namespace) -> int:
+    """Resume one escalated thread with a decision, or every parked thread."""
+    from conductor_cli.reviews import list_waiting, resume_thread
+
+    if args.parked == bool(args.thread_id):
+        console.print("[red]give either THREAD_ID with --decision, or --parked")
+        return 2
+    store = _open_store(args.db)
+    with use_store(store):
+        async with open_checkpointer(args.checkpoints) as saver:
+            graph = _compile(saver)
+            if args.parked:
+                return await _resume_parked(graph, store, list_waiting, resume_thread)
+            if args.decision is None:
+                console.print("[red]--decision is required to resume an escalation")
+                return 2
+            payload: dict[str, Any] = {"decision": args.decision}
+            if args.amount is not None:
+                payload["amount"] = args.amount
+            if args.note:
+                payload["note"] = args.note
+            try:
+                state = await resume_thread(graph, store, args.thread_id, payload)
+            except LookupError as exc:
+                console.print(f"[red]{exc}")
+                return 1
+    values = state["values"]
+    for pending in state["interrupts"]:
+        if pending["value"].get("error"):
+            console.print(f"[red]resume refused: {pending['value']['error']}")
+            return 1
+    out.print_json(
+        json.dumps(
+            {k: values.get(k) for k in ("ticket_id", "status", "refund", "reply", "escalation_reason")},
+            default=str,
+        )
+    )
+    return 0
+
+
+async def _resume_parked(graph: Any, store: Store, list_waiting: Any, resume_thread: Any) -> int:
+    from gateway.gateway import get_gateway
+
+    health = get_gateway().health()
+    resumed = held = 0
+    for row in await list_waiting(graph, store, "parked"):
+        tiers = row["packet"].get("tiers") or []
+        if not all(_tier_healthy(health, tier) for tier in tiers):
+            held += 1
+            continue
+        state = await resume_thread(graph, store, row["thread_id"], {"retry": True})
+        resumed += 1
+        out.print(f"{row['thread_id']}: {state['values'].get('status')}")
+    out.print(f"resumed {resumed} parked run(s); {held} still waiting on their providers")
+    return 0
+
+
+def _tier_healthy(health: dict[str, dict[str, Any]], tier: str) -> bool:
+    """A tier is healthy when at least one of its endpoints has a closed or half-open circuit."""
+    return any(
+        info.get("tier") == tier and info.get("state") != "open" for info in health.values()
+    )
+
+
+def cmd_sim(args: argparse.Namespace) -> int:
+    """Serve the simulator standalone (for load tests and real-endpoint rehearsals)."""
+    from simulator.server import serve
+
+    serve(host=args.host, port=args.port, faults=args.faults)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `conductor` console script."""
+    configure_logging()
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "seed":
+            return cmd_seed(args)
+        if args.command == "run":
+            return asyncio.run(cmd_run(args))
+        if args.command == "escalations":
+            return asyncio.run(cmd_escalations(args))
+        if args.command == "resume":
+            return asyncio.run(cmd_resume(args))
+        if args.command == "sim":
+            return cmd_sim(args)
+    except ValueError as exc:
+        console.print(f"[red]error: {exc}")
+        return 2
+    raise AssertionError(f"unhandled command {args.command}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

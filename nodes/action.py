@@ -1,0 +1,66 @@
+"""The one side effect of the support graph: issuing a refund through the idempotent ledger."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from nodes.common import versioned
+from nodes.resources import get_store
+from nodes.supervisor import refund_to_issue
+from state.support import SupportState
+from store.errors import AlreadyRefunded
+from telemetry.logging import get_logger
+from validators.policy import refund_idempotency_key
+
+log = get_logger("conductor.actions")
+
+
+@versioned
+async def issue_refund(state: SupportState) -> dict[str, Any]:
+    """Issue the approved refund. Running again (retry, resume, crash) cannot refund twice.
+
+    The idempotency key is derived from the ticket and the order, so a replay finds the
+    ledger's record instead of writing a second one.
+    """
+    due = refund_to_issue(state)
+    if due is None:
+        raise RuntimeError("issue_refund reached without a refund due; the supervisor is wrong")
+    ticket = state["ticket"]
+    key = refund_idempotency_key(ticket["ticket_id"], due["order_id"])
+    try:
+        record, created = await asyncio.to_thread(
+            get_store().issue_refund,
+            idempotency_key=key,
+            ticket_id=ticket["ticket_id"],
+            order_id=due["order_id"],
+            customer_id=ticket["customer_id"],
+            amount=due["amount"],
+            currency=due["currency"],
+        )
+    except AlreadyRefunded as exc:
+        log.warning("refund_refused", idempotency_key=key, error=str(exc))
+        return {
+            "refund": {
+                "amount": 0.0,
+                "currency": due["currency"],
+                "issued": False,
+                "idempotency_key": key,
+                "order_id": due["order_id"],
+            },
+            "errors": [{"node": "issue_refund", "kind": "already_refunded", "message": str(exc)}],
+        }
+    log.info("refund_issued", idempotency_key=key, created=created, amount=record["amount"])
+    refund = {
+        "amount": record["amount"],
+        "currency": record["currency"],
+        "issued": True,
+        "idempotency_key": key,
+        "order_id": record["order_id"],
+    }
+    return {
+        "refund": refund,
+        "actions": [
+            {"kind": "refund", "idempotency_key": key, "created": created, "detail": refund}
+        ],
+    }

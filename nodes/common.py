@@ -1,0 +1,69 @@
+"""What every node shares: the version bump on each write and the log context of the run."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from typing import Any, ParamSpec, TypeVar
+
+import structlog
+from langgraph.config import get_config
+from langgraph.runtime import get_runtime
+from langgraph.types import Command
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def bump_version(update: Any) -> Any:
+    """Add one to `version` in a node's write, whatever form the write takes.
+
+    Args:
+        update: What the node returned: a dict, a `Command`, or None.
+
+    Returns:
+        The same write with `"version": 1` added (the `bump` reducer sums increments).
+    """
+    if update is None:
+        return {"version": 1}
+    if isinstance(update, Command):
+        base = update.update if isinstance(update.update, dict) else {}
+        return replace(update, update={**base, "version": 1})
+    if isinstance(update, dict):
+        return {**update, "version": 1}
+    raise TypeError(f"node returned {type(update).__name__}; expected dict, Command or None")
+
+
+def run_log_context(node: str, **extra: Any) -> dict[str, Any]:
+    """The correlation fields of a log line written inside a node of a run."""
+    fields: dict[str, Any] = {"node": node, **extra}
+    try:
+        config = get_config()
+    except RuntimeError:
+        return fields
+    configurable = config.get("configurable") or {}
+    fields["workflow_id"] = configurable.get("thread_id")
+    try:
+        info = get_runtime().execution_info
+    except (RuntimeError, AttributeError):
+        info = None
+    if info is not None:
+        fields["node_attempt"] = info.node_attempt
+    return fields
+
+
+def versioned(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    """Decorate an async node: bump `version` on its write and bind the run's log context.
+
+    LangGraph reads the wrapped function's signature (`functools.wraps` keeps it), so
+    `runtime` injection and input schemas work as on the undecorated node.
+    """
+
+    @functools.wraps(fn)
+    async def node(*args: P.args, **kwargs: P.kwargs) -> R:
+        with structlog.contextvars.bound_contextvars(**run_log_context(fn.__name__)):
+            update = await fn(*args, **kwargs)
+        return bump_version(update)  # type: ignore[no-any-return]
+
+    return node

@@ -1,0 +1,99 @@
+"""The gate node: a worker's proposal enters the results only when its deterministic gate passes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from langgraph.runtime import Runtime
+
+from nodes.common import versioned
+from nodes.context import policy_from_context
+from nodes.supervisor import reply_outcome
+from state.schemas import Ticket
+from state.support import GateRecord, SupportContext, SupportState
+from telemetry.logging import get_logger
+from telemetry.metrics import AGENT_ERRORS
+from validators.gates import GATES, GateContext, run_gate
+
+log = get_logger("conductor.gates")
+
+
+@versioned
+async def validate_outputs(
+    state: SupportState, runtime: Runtime[SupportContext]
+) -> dict[str, Any]:
+    """Run the gate of every proposal not yet judged; record passes, failures and outages."""
+    gates = state.get("gates") or {}
+    fresh = [
+        proposal
+        for sid, proposal in (state.get("proposals") or {}).items()
+        if (gates.get(sid) or {}).get("attempt") != proposal["attempt"]
+    ]
+    ticket = Ticket.model_validate(state["ticket"])
+    policy = policy_from_context(runtime.context)
+    update: dict[str, Any] = {"gates": {}, "results": {}, "failures": {}, "errors": []}
+    for proposal in fresh:
+        sid, agent, attempt = proposal["subtask"], proposal["agent"], proposal["attempt"]
+        record: GateRecord = {
+            "status": "passed",
+            "attempt": attempt,
+            "tier": proposal["tier"],
+            "violations": [],
+        }
+        with structlog.contextvars.bound_contextvars(agent=agent, subtask=sid, attempt=attempt):
+            if proposal["unavailable"]:
+                record["status"] = "unavailable"
+                update["errors"].append(_error(sid, attempt, "provider_unavailable", proposal))
+            elif proposal["error"] is not None:
+                record["status"] = "failed"
+                record["violations"] = [
+                    {"kind": "model_error", "field": "*", "message": proposal["error"]}
+                ]
+                update["errors"].append(_error(sid, attempt, "model_error", proposal))
+            elif agent not in GATES:
+                # A tool's output (the store's facts) is data we produced, not a model's claim.
+                update["results"][sid] = proposal["output"]
+                if sid == "context":
+                    update["facts"] = proposal["output"]
+            else:
+                ctx = GateContext(
+                    ticket=ticket,
+                    facts=update.get("facts") or state.get("facts"),
+                    outcome=reply_outcome(state) if sid == "reply" else None,
+                    policy=policy,
+                )
+                verdict = run_gate(agent, proposal["output"] or {}, ctx)
+                if verdict.passed:
+                    update["results"][sid] = verdict.output
+                else:
+                    record["status"] = "failed"
+                    record["violations"] = [v.model_dump() for v in verdict.violations]
+                    for violation in verdict.violations:
+                        AGENT_ERRORS.labels(agent=agent, error_type=f"gate_{violation.kind}").inc()
+                    log.warning("gate_failed", violations=record["violations"])
+                    update["errors"].append(
+                        {
+                            "node": "validate_outputs",
+                            "subtask": sid,
+                            "attempt": attempt,
+                            "kind": "gate_failed",
+                            "message": "; ".join(
+                                f"{v.kind}:{v.field}: {v.message}" for v in verdict.violations
+                            ),
+                        }
+                    )
+            if record["status"] == "failed":
+                update["failures"][sid] = 1
+        update["gates"][sid] = record
+    return update
+
+
+def _error(sid: str, attempt: int, kind: str, proposal: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "node": "validate_outputs",
+        "subtask": sid,
+        "attempt": attempt,
+        "kind": kind,
+        "message": str(proposal["error"]),
+    }
