@@ -32,8 +32,18 @@ ORDER = {
     "item": "mug",
     "ordered_at": "2026-11-10",
 }
-CLASSIFY_REFUND = {"intent": "refund_request", "confidence": 0.9, "legal_threat": False, "summary": "s"}
-CLASSIFY_STATUS = {"intent": "order_status", "confidence": 0.9, "legal_threat": False, "summary": "s"}
+CLASSIFY_REFUND = {
+    "intent": "refund_request",
+    "confidence": 0.9,
+    "legal_threat": False,
+    "summary": "s",
+}
+CLASSIFY_STATUS = {
+    "intent": "order_status",
+    "confidence": 0.9,
+    "legal_threat": False,
+    "summary": "s",
+}
 EXTRACT = {"order_id": "ORD-10001", "amount": 35.0, "currency": "USD", "item": None, "reason": None}
 FACTS = {"today": "2026-11-24", "customer": None, "order": ORDER, "prior_refunds": [], "policy": {}}
 APPROVE_SMALL = {
@@ -56,7 +66,9 @@ def state(**fields: Any) -> dict[str, Any]:
 
 
 def passed(*sids: str) -> dict[str, Any]:
-    return {sid: {"status": "passed", "attempt": 1, "tier": "small", "violations": []} for sid in sids}
+    return {
+        sid: {"status": "passed", "attempt": 1, "tier": "small", "violations": []} for sid in sids
+    }
 
 
 def failed(sid: str, attempt: int, status: str = "failed") -> dict[str, Any]:
@@ -72,66 +84,161 @@ FACT_RESULTS = {"classify": CLASSIFY_REFUND, "extract": EXTRACT, "context": FACT
 ROUTES = [
     ("intake rejected", {"ticket": {}, "status": "rejected"}, "finalize", []),
     ("no plan", {"ticket": TICKET, "status": "running"}, "plan", []),
-    ("fresh plan dispatches classify and extract in parallel", state(), "dispatch",
-     ["classify@small#1", "extract@small#1"]),
-    ("extract done: context and still classify", state(
-        results={"extract": EXTRACT}, attempts={"classify": 1, "extract": 1},
-        gates={**passed("extract"), **failed("classify", 1)}, failures={"classify": 1}),
-     "dispatch", ["classify@large#2", "context@tool#1"]),
-    ("gate failed once: retry on the large tier", state(
-        results={"extract": EXTRACT, "context": FACTS}, attempts={"classify": 1},
-        gates=failed("classify", 1), failures={"classify": 1}),
-     "dispatch", ["classify@large#2"]),
-    ("gate failed three times: escalate", state(
-        results={"extract": EXTRACT, "context": FACTS}, attempts={"classify": 3},
-        gates=failed("classify", 3), failures={"classify": 3}),
-     "escalate", []),
-    ("provider unavailable: park", state(
-        attempts={"classify": 1, "extract": 1},
-        gates={**failed("classify", 1, "unavailable"), **passed("extract")},
-        results={"extract": EXTRACT}),
-     "park", []),
-    ("parked then cleared: dispatch again", state(
-        attempts={"classify": 1, "extract": 1},
-        gates={**failed("classify", 1, "cleared"), **passed("extract")},
-        results={"extract": EXTRACT, "context": FACTS}),
-     "dispatch", ["classify@small#2"]),
-    ("refund intent with facts: decide on the large tier", state(
-        results=FACT_RESULTS), "dispatch", ["decide@large#1"]),
-    ("no refund intent: straight to the reply", state(
-        results={**FACT_RESULTS, "classify": CLASSIFY_STATUS}), "dispatch", ["reply@small#1"]),
-    ("small approved refund: act", state(
-        results={**FACT_RESULTS, "decide": APPROVE_SMALL}, facts=FACTS), "act", []),
-    ("refund above the limit: escalate", state(
-        results={**FACT_RESULTS, "decide": APPROVE_LARGE}, facts=FACTS), "escalate", []),
-    ("legal threat: escalate", state(
-        results={**FACT_RESULTS, "classify": {**CLASSIFY_STATUS, "legal_threat": True}}),
-     "escalate", []),
-    ("low confidence: escalate", state(
-        results={**FACT_RESULTS, "classify": {**CLASSIFY_STATUS, "confidence": 0.2}}),
-     "escalate", []),
-    ("denied refund: reply without acting", state(
-        results={**FACT_RESULTS, "decide": DENY}, facts=FACTS), "dispatch", ["reply@large#1"]),
-    ("refund issued: reply", state(
-        results={**FACT_RESULTS, "decide": APPROVE_SMALL}, facts=FACTS,
-        refund={"issued": True, "amount": 35.0, "currency": "USD"}), "dispatch", ["reply@large#1"]),
-    ("reviewer approved the large refund: act", state(
-        results={**FACT_RESULTS, "decide": APPROVE_LARGE}, facts=FACTS,
-        review={"decision": "approve", "amount": None, "note": None}), "act", []),
-    ("reviewer rejected: reply, no act", state(
-        results={**FACT_RESULTS, "decide": APPROVE_LARGE}, facts=FACTS,
-        review={"decision": "reject", "amount": None, "note": None}), "dispatch", ["reply@large#1"]),
-    ("retry budget exhausted and reviewed: waived, move on", state(
-        results={"extract": EXTRACT, "context": FACTS}, attempts={"classify": 3},
-        gates=failed("classify", 3), failures={"classify": 3},
-        review={"decision": "reject", "amount": None, "note": None}),
-     "dispatch", ["reply@large#1"]),
-    ("everything done: finalize", state(
-        results={**FACT_RESULTS, "classify": CLASSIFY_STATUS, "reply": REPLY}), "finalize", []),
+    (
+        "fresh plan dispatches classify and extract in parallel",
+        state(),
+        "dispatch",
+        ["classify@small#1", "extract@small#1"],
+    ),
+    (
+        "extract done: context and still classify",
+        state(
+            results={"extract": EXTRACT},
+            attempts={"classify": 1, "extract": 1},
+            gates={**passed("extract"), **failed("classify", 1)},
+            failures={"classify": 1},
+        ),
+        "dispatch",
+        ["classify@large#2", "context@tool#1"],
+    ),
+    (
+        "gate failed once: retry on the large tier",
+        state(
+            results={"extract": EXTRACT, "context": FACTS},
+            attempts={"classify": 1},
+            gates=failed("classify", 1),
+            failures={"classify": 1},
+        ),
+        "dispatch",
+        ["classify@large#2"],
+    ),
+    (
+        "gate failed three times: escalate",
+        state(
+            results={"extract": EXTRACT, "context": FACTS},
+            attempts={"classify": 3},
+            gates=failed("classify", 3),
+            failures={"classify": 3},
+        ),
+        "escalate",
+        [],
+    ),
+    (
+        "provider unavailable: park",
+        state(
+            attempts={"classify": 1, "extract": 1},
+            gates={**failed("classify", 1, "unavailable"), **passed("extract")},
+            results={"extract": EXTRACT},
+        ),
+        "park",
+        [],
+    ),
+    (
+        "parked then cleared: dispatch again",
+        state(
+            attempts={"classify": 1, "extract": 1},
+            gates={**failed("classify", 1, "cleared"), **passed("extract")},
+            results={"extract": EXTRACT, "context": FACTS},
+        ),
+        "dispatch",
+        ["classify@small#2"],
+    ),
+    (
+        "refund intent with facts: decide on the large tier",
+        state(results=FACT_RESULTS),
+        "dispatch",
+        ["decide@large#1"],
+    ),
+    (
+        "no refund intent: straight to the reply",
+        state(results={**FACT_RESULTS, "classify": CLASSIFY_STATUS}),
+        "dispatch",
+        ["reply@small#1"],
+    ),
+    (
+        "small approved refund: act",
+        state(results={**FACT_RESULTS, "decide": APPROVE_SMALL}, facts=FACTS),
+        "act",
+        [],
+    ),
+    (
+        "refund above the limit: escalate",
+        state(results={**FACT_RESULTS, "decide": APPROVE_LARGE}, facts=FACTS),
+        "escalate",
+        [],
+    ),
+    (
+        "legal threat: escalate",
+        state(results={**FACT_RESULTS, "classify": {**CLASSIFY_STATUS, "legal_threat": True}}),
+        "escalate",
+        [],
+    ),
+    (
+        "low confidence: escalate",
+        state(results={**FACT_RESULTS, "classify": {**CLASSIFY_STATUS, "confidence": 0.2}}),
+        "escalate",
+        [],
+    ),
+    (
+        "denied refund: reply without acting",
+        state(results={**FACT_RESULTS, "decide": DENY}, facts=FACTS),
+        "dispatch",
+        ["reply@large#1"],
+    ),
+    (
+        "refund issued: reply",
+        state(
+            results={**FACT_RESULTS, "decide": APPROVE_SMALL},
+            facts=FACTS,
+            refund={"issued": True, "amount": 35.0, "currency": "USD"},
+        ),
+        "dispatch",
+        ["reply@large#1"],
+    ),
+    (
+        "reviewer approved the large refund: act",
+        state(
+            results={**FACT_RESULTS, "decide": APPROVE_LARGE},
+            facts=FACTS,
+            review={"decision": "approve", "amount": None, "note": None},
+        ),
+        "act",
+        [],
+    ),
+    (
+        "reviewer rejected: reply, no act",
+        state(
+            results={**FACT_RESULTS, "decide": APPROVE_LARGE},
+            facts=FACTS,
+            review={"decision": "reject", "amount": None, "note": None},
+        ),
+        "dispatch",
+        ["reply@large#1"],
+    ),
+    (
+        "retry budget exhausted and reviewed: waived, move on",
+        state(
+            results={"extract": EXTRACT, "context": FACTS},
+            attempts={"classify": 3},
+            gates=failed("classify", 3),
+            failures={"classify": 3},
+            review={"decision": "reject", "amount": None, "note": None},
+        ),
+        "dispatch",
+        ["reply@large#1"],
+    ),
+    (
+        "everything done: finalize",
+        state(results={**FACT_RESULTS, "classify": CLASSIFY_STATUS, "reply": REPLY}),
+        "finalize",
+        [],
+    ),
 ]
 
 
-@pytest.mark.parametrize(("name", "given", "kind", "dispatched"), ROUTES, ids=[r[0] for r in ROUTES])
+@pytest.mark.parametrize(
+    ("name", "given", "kind", "dispatched"), ROUTES, ids=[r[0] for r in ROUTES]
+)
 def test_route_table(name: str, given: dict[str, Any], kind: str, dispatched: list[str]) -> None:
     route = route_next_step(given, Limits())
     assert route.kind == kind, name
@@ -143,11 +250,16 @@ def test_escalation_reasons() -> None:
         "refund_above_auto_limit"
     )
     legal = {**CLASSIFY_STATUS, "legal_threat": True}
-    assert route_next_step(state(results={**FACT_RESULTS, "classify": legal})).reason == "legal_threat"
+    assert (
+        route_next_step(state(results={**FACT_RESULTS, "classify": legal})).reason == "legal_threat"
+    )
     exhausted = route_next_step(
         state(gates=failed("extract", 3), failures={"extract": 3}, attempts={"extract": 3})
     )
-    assert (exhausted.reason, exhausted.detail) == ("retry_budget_exhausted", {"subtasks": ["extract"]})
+    assert (exhausted.reason, exhausted.detail) == (
+        "retry_budget_exhausted",
+        {"subtasks": ["extract"]},
+    )
 
 
 def test_limits_are_read_from_settings() -> None:

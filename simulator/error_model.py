@@ -1,0 +1,115 @@
+"""The simulator's explicit error model: per tier and per schema, how often a worker errs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Literal
+
+from simulator.corruptions import CorruptionKind, corrupt
+from simulator.draws import Draws
+from simulator.sections import PromptContext
+
+Tier = Literal["small", "large"]
+ERROR_KINDS: tuple[CorruptionKind, ...] = ("wrong_label", "wrong_field", "invented_value")
+
+
+@dataclass(frozen=True)
+class ErrorRates:
+    """How often one tier errs on one schema; each rate is a probability per answer.
+
+    Attributes:
+        wrong_label_rate: The answer's label is wrong (intent, approve, promises_refund,
+            currency of the entities).
+        wrong_field_rate: One field is wrong, or missing (null where the schema allows it).
+        invented_value_rate: A value that is not in the text or the facts (an order id, an
+            amount) is invented.
+    """
+
+    wrong_label_rate: float = 0.0
+    wrong_field_rate: float = 0.0
+    invented_value_rate: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name in ("wrong_label_rate", "wrong_field_rate", "invented_value_rate"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"error model {name}={value!r}: a rate must be between 0 and 1")
+
+    def rate(self, kind: CorruptionKind) -> float:
+        """Return the rate of one error kind."""
+        return float(getattr(self, f"{kind}_rate"))
+
+
+SMALL_DEFAULT = ErrorRates(wrong_label_rate=0.06, wrong_field_rate=0.05, invented_value_rate=0.03)
+LARGE_DEFAULT = ErrorRates(wrong_label_rate=0.01, wrong_field_rate=0.01, invented_value_rate=0.005)
+
+
+def _default_tiers() -> Mapping[str, ErrorRates]:
+    return MappingProxyType({"small": SMALL_DEFAULT, "large": LARGE_DEFAULT})
+
+
+@dataclass(frozen=True)
+class ErrorModel:
+    """Error rates per tier, with optional overrides per schema, applied after the heuristic.
+
+    Attributes:
+        tiers: Rates of each tier ("small", "large").
+        schema_overrides: Schema name → tier → rates, replacing the tier's rates for it.
+        seed: Seed of the error draws (independent of the fault seed).
+        resample_on_retry: When False (default) an identical request gets the same errors each
+            time, like a model at temperature 0; when True each arrival draws anew.
+    """
+
+    tiers: Mapping[str, ErrorRates] = field(default_factory=_default_tiers)
+    schema_overrides: Mapping[str, Mapping[str, ErrorRates]] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
+    seed: int = 0
+    resample_on_retry: bool = False
+
+    @classmethod
+    def ideal(cls) -> ErrorModel:
+        """Return a model that never errs: the heuristics' answers unchanged."""
+        return cls(tiers=MappingProxyType({"small": ErrorRates(), "large": ErrorRates()}))
+
+    def rates_for(self, tier: str, schema_name: str | None) -> ErrorRates:
+        """Return the rates for a tier and a schema (the override when one is set)."""
+        override = self.schema_overrides.get(schema_name or "", {}).get(tier)
+        if override is not None:
+            return override
+        return self.tiers.get(tier, ErrorRates())
+
+    def apply(
+        self,
+        schema_name: str,
+        tier: str,
+        value: Any,
+        ctx: PromptContext,
+        draws: Draws,
+    ) -> tuple[Any, list[CorruptionKind]]:
+        """Apply the error model to a heuristic answer.
+
+        Args:
+            schema_name: The schema of the answer.
+            tier: The tier of the requested model.
+            value: The heuristic answer (left untouched).
+            ctx: The parsed prompt.
+            draws: The request's draws; only its digest (and arrival count when
+                `resample_on_retry`) is used, with this model's seed.
+
+        Returns:
+            The possibly corrupted answer and the error kinds applied to it.
+        """
+        rates = self.rates_for(tier, schema_name)
+        own = Draws(self.seed, draws.digest, draws.n if self.resample_on_retry else 0)
+        applied: list[CorruptionKind] = []
+        for kind in ERROR_KINDS:
+            if not own.chance(f"error:{kind}", rates.rate(kind)):
+                continue
+            corrupted = corrupt(schema_name, kind, value, ctx, own)
+            if corrupted is not None:
+                value = corrupted
+                applied.append(kind)
+        return value, applied

@@ -1,0 +1,244 @@
+"""Consistency gate: outputs must agree with their source text and with the facts."""
+
+from __future__ import annotations
+
+import math
+import re
+
+from state.schemas import (
+    Facts,
+    RefundDecision,
+    ReplyDraft,
+    ReplyOutcome,
+    TicketEntities,
+    Violation,
+)
+from validators.money import amount_in, money_in_text, numbers_in_text, to_cents
+from validators.policy import RefundPolicy, order_age_days
+
+CURRENCY_MARKS: dict[str, re.Pattern[str]] = {
+    "USD": re.compile(r"\$|\bUSD\b|\bdollars?\b|\bbucks\b", re.IGNORECASE),
+    "EUR": re.compile(r"€|\bEUR\b|\beuros?\b", re.IGNORECASE),
+    "GBP": re.compile(r"£|\bGBP\b|\bpounds?\b|\bquid\b", re.IGNORECASE),
+}
+"""How a ticket may state each currency."""
+
+_SPAN = r"(?:[^.!?\n]|(?<=\d)\.(?=\d))"
+"""One character within a sentence (a decimal point does not end it)."""
+
+_WE = r"\b(?:we|i)(?:'ve|’ve|\s+have|\s+has)?\s+(?:just\s+|now\s+|already\s+|successfully\s+)?"
+_DONE = r"(?:issued|processed|approved|initiated|sent|granted|credited|completed)"
+
+REFUND_PROMISES: tuple[re.Pattern[str], ...] = tuple(
+    re.compile(pattern, re.IGNORECASE)
+    for pattern in (
+        # we have refunded, I've refunded, we refunded
+        _WE + r"refunded\b",
+        # we've issued a refund, we have processed your refund
+        _WE + _DONE + r"\b" + _SPAN + r"{0,40}?\brefund",
+        # a refund of $35.00 has been issued
+        r"\brefund\b" + _SPAN + r"{0,60}?\b(?:has|have)\s+(?:now\s+|already\s+)?been\s+" + _DONE,
+        # your order has been refunded, $35 is being refunded
+        r"\b(?:has|have)\s+(?:now\s+|already\s+)?been\s+refunded\b",
+        r"\b(?:is|are)\s+being\s+refunded\b",
+        # your refund is on its way
+        r"\brefund\s+(?:is|was)\s+(?:on\s+its\s+way|being\s+processed|approved|issued|complete)",
+        # refunded your order, refunded to your card
+        r"\brefunded\s+(?:to\s+)?(?:your|you|the)\b",
+        # you will receive a refund, you'll get your refund
+        r"\byou(?:'ll|’ll|\s+will|\s+should|\s+are\s+going\s+to)\s+(?:soon\s+|now\s+|shortly\s+)?"
+        r"(?:receive|get|see)\b" + _SPAN + r"{0,40}?\brefund",
+        # we will refund you, we'll issue a refund
+        r"\bwe(?:'ll|’ll|\s+will)\s+(?:now\s+|shortly\s+)?"
+        r"(?:refund\b|(?:issue|process|send)\b" + _SPAN + r"{0,20}?\brefund)",
+    )
+)
+"""Deterministic patterns of a reply telling the customer a refund is (being) issued."""
+
+_NEGATION = re.compile(r"\b(?:not|never|no|cannot|unable)\b|n['’]t\b", re.IGNORECASE)
+"""A negation that turns a promise pattern into a denial ("we have not refunded the order")."""
+
+_CLAUSE_END = re.compile(r"[!?;,:\n]|\.(?!\d)")
+
+
+def find_refund_promise(text: str) -> str | None:
+    """Find a phrase telling the customer a refund is (being) issued.
+
+    A match whose clause (from the last punctuation before it to its end) holds a
+    negation is a denial, not a promise.
+
+    Args:
+        text: A reply to a customer.
+
+    Returns:
+        The first promising phrase, or `None`.
+    """
+    for pattern in REFUND_PROMISES:
+        for match in pattern.finditer(text):
+            ends = [m.end() for m in _CLAUSE_END.finditer(text, 0, match.start())]
+            clause = text[ends[-1] if ends else 0 : match.end()]
+            if not _NEGATION.search(clause):
+                return match.group(0)
+    return None
+
+
+_SPEAKS_OF_REFUND = re.compile(r"\brefund", re.IGNORECASE)
+
+DENIAL_NEEDS_ORDER = frozenset(
+    {"not_owner", "ineligible_status", "too_old", "already_refunded", "amount_exceeds_total"}
+)
+"""Denial reason codes that are only meaningful for an order the store holds."""
+
+
+def _inconsistent(field: str, message: str) -> Violation:
+    return Violation(kind="consistency", field=field, message=message)
+
+
+def check_entities_consistent(entities: TicketEntities, ticket_text: str) -> list[Violation]:
+    """Check that extracted entities occur in the ticket they were extracted from.
+
+    The order id must occur (case-insensitive, as a whole token); the amount must occur
+    as a number (35, 35.0 and 35.00 all match "$35"); a currency must be stated by its
+    symbol, code or name.
+
+    Args:
+        entities: The validated entities.
+        ticket_text: The ticket's subject and body.
+
+    Returns:
+        One `consistency` violation per entity the ticket does not state.
+    """
+    violations: list[Violation] = []
+    if entities.order_id is not None:
+        token = re.compile(
+            rf"(?<![A-Za-z0-9]){re.escape(entities.order_id)}(?![A-Za-z0-9])", re.IGNORECASE
+        )
+        if not token.search(ticket_text):
+            violations.append(
+                _inconsistent("order_id", f"order id {entities.order_id!r} is not in the ticket")
+            )
+    if entities.amount is not None and not amount_in(entities.amount, numbers_in_text(ticket_text)):
+        violations.append(
+            _inconsistent("amount", f"amount {entities.amount!r} is not stated in the ticket")
+        )
+    if entities.currency is not None:
+        mark = CURRENCY_MARKS.get(entities.currency)
+        if mark is None or not mark.search(ticket_text):
+            violations.append(
+                _inconsistent(
+                    "currency", f"currency {entities.currency} is not stated in the ticket"
+                )
+            )
+    return violations
+
+
+def check_decision_consistent(
+    decision: RefundDecision,
+    facts: Facts,
+    customer_id: str | None = None,
+    policy: RefundPolicy | None = None,
+) -> list[Violation]:
+    """Check that a decision's reason code agrees with its verdict and with the facts.
+
+    An approval must say `eligible` and a denial must not; `eligible` needs an order,
+    `no_order` needs none; `not_owner`, `ineligible_status`, `too_old`,
+    `already_refunded` and `amount_exceeds_total` need an order and, for the first four,
+    the fact they name to hold.
+
+    Args:
+        decision: The validated decision.
+        facts: What gather_context found in the store.
+        customer_id: The ticket's customer; by default `facts["customer"]`'s id.
+        policy: The policy in force; by default the one in `facts["policy"]`.
+
+    Returns:
+        One `consistency` violation per disagreement (at most one).
+    """
+    code = decision.reason_code
+    if decision.approve and code != "eligible":
+        return [_inconsistent("reason_code", f"approves with the denial reason {code!r}")]
+    if not decision.approve and code == "eligible":
+        return [_inconsistent("reason_code", "denies with the reason 'eligible'")]
+    order = facts["order"]
+    if code == "eligible" and order is None:
+        return [_inconsistent("reason_code", "'eligible' but the store has no such order")]
+    if code == "no_order":
+        if order is not None:
+            return [
+                _inconsistent("reason_code", f"'no_order' but order {order['order_id']} exists")
+            ]
+        return []
+    if code not in DENIAL_NEEDS_ORDER:
+        return []
+    if order is None:
+        return [_inconsistent("reason_code", f"{code!r} but the store has no such order")]
+    policy = policy if policy is not None else RefundPolicy.from_facts(facts["policy"])
+    if customer_id is None and facts["customer"] is not None:
+        customer_id = facts["customer"]["customer_id"]
+    if code == "not_owner" and order["customer_id"] == customer_id:
+        return [_inconsistent("reason_code", "'not_owner' but the order is the customer's")]
+    if code == "ineligible_status" and order["status"] in policy.eligible_statuses:
+        return [
+            _inconsistent("reason_code", f"'ineligible_status' but {order['status']!r} is eligible")
+        ]
+    if code == "too_old":
+        age = order_age_days(order, facts["today"])
+        if age is not None and age <= policy.max_age_days:
+            return [_inconsistent("reason_code", f"'too_old' but the order is {age} days old")]
+    if code == "already_refunded" and not facts["prior_refunds"]:
+        return [_inconsistent("reason_code", "'already_refunded' but the order has no refund")]
+    return []
+
+
+def check_reply_consistent(reply: ReplyDraft, outcome: ReplyOutcome) -> list[Violation]:
+    """Check that a reply promises no refund, and no amount, that the outcome does not show.
+
+    The model's own flags are checked, and, independently of them, the text: deterministic
+    patterns of a refund promise when none was issued, and any money amount differing from
+    the issued one when the text speaks of a refund.
+
+    Args:
+        reply: The validated reply draft.
+        outcome: What was decided and done.
+
+    Returns:
+        One `consistency` violation per unsupported claim.
+    """
+    refund = outcome["refund"]
+    violations: list[Violation] = []
+    if refund is None or not refund["issued"]:
+        if reply.promises_refund:
+            violations.append(
+                _inconsistent("promises_refund", "promises a refund that was not issued")
+            )
+        if reply.refund_amount is not None and reply.refund_amount != 0:
+            violations.append(
+                _inconsistent("refund_amount", "mentions a refunded amount but none was issued")
+            )
+        promise = find_refund_promise(reply.reply)
+        if promise is not None:
+            violations.append(
+                _inconsistent("reply", f"text promises a refund that was not issued: {promise!r}")
+            )
+        return violations
+    claimed = reply.refund_amount
+    if claimed is not None and (
+        not math.isfinite(claimed) or to_cents(claimed) != to_cents(refund["amount"])
+    ):
+        violations.append(
+            _inconsistent(
+                "refund_amount",
+                f"says {claimed:.2f} was refunded; {refund['amount']:.2f} was issued",
+            )
+        )
+    if _SPEAKS_OF_REFUND.search(reply.reply):
+        for values in money_in_text(reply.reply):
+            if not amount_in(refund["amount"], values):
+                shown = ", ".join(sorted(str(v) for v in values))
+                violations.append(
+                    _inconsistent(
+                        "reply", f"text states {shown}; the refund issued is {refund['amount']:.2f}"
+                    )
+                )
+                break
+    return violations
