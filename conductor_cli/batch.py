@@ -53,9 +53,8 @@ def record_from_state(
         "ticket_id": ticket_id,
         "thread_id": thread_id,
         "status": values.get("status") or "failed",
-        "intent": values.get("intent") or (values.get("results") or {}).get("classify", {}).get(
-            "intent"
-        ),
+        "intent": values.get("intent")
+        or (values.get("results") or {}).get("classify", {}).get("intent"),
         "refund": values.get("refund"),
         "reply": values.get("reply"),
         "escalation_reason": values.get("escalation_reason"),
@@ -214,7 +213,10 @@ def summary_table(result: BatchResult, title: str = "support batch") -> Table:
     for reason, count in sorted(reasons.items()):
         table.add_row(f"escalated: {reason}", str(count))
     table.add_row("model cost (USD)", f"{sum(r['cost_usd'] for r in records):.4f}")
-    table.add_row("latency p50 / p95 (ms)", f"{percentile(latencies, 50):.0f} / {percentile(latencies, 95):.0f}")
+    table.add_row(
+        "latency p50 / p95 (ms)",
+        f"{percentile(latencies, 50):.0f} / {percentile(latencies, 95):.0f}",
+    )
     table.add_row("wall time (s)", f"{result.wall_s:.1f}")
     table.add_row("runs with errors recorded", str(sum(1 for r in records if r["errors"])))
     return table

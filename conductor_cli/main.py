@@ -1,4 +1,4 @@
-"""The `conductor` command line: seed the store, run batches, review escalations, serve the simulator."""
+"""The `conductor` command line: seed, run batches, review escalations, serve the simulator."""
 
 from __future__ import annotations
 
@@ -23,7 +23,9 @@ out = Console()
 
 
 def _add_store_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--db", type=Path, default=None, help="local store (default var/conductor.db)")
+    parser.add_argument(
+        "--db", type=Path, default=None, help="local store (default var/conductor.db)"
+    )
     parser.add_argument(
         "--checkpoints",
         type=Path,
@@ -137,7 +139,9 @@ async def cmd_escalations(args: argparse.Namespace) -> int:
             row["thread_id"],
             row["item_id"],
             str(packet.get("reason")),
-            f"{refund['amount']:.2f} {refund['currency']} on {refund['order_id']}" if refund else "-",
+            f"{refund['amount']:.2f} {refund['currency']} on {refund['order_id']}"
+            if refund
+            else "-",
             packet.get("error") or "",
         )
     out.print(table)
@@ -177,7 +181,10 @@ async def cmd_resume(args: argparse.Namespace) -> int:
             return 1
     out.print_json(
         json.dumps(
-            {k: values.get(k) for k in ("ticket_id", "status", "refund", "reply", "escalation_reason")},
+            {
+                k: values.get(k)
+                for k in ("ticket_id", "status", "refund", "reply", "escalation_reason")
+            },
             default=str,
         )
     )
@@ -203,9 +210,7 @@ async def _resume_parked(graph: Any, store: Store, list_waiting: Any, resume_thr
 
 def _tier_healthy(health: dict[str, dict[str, Any]], tier: str) -> bool:
     """A tier is healthy when at least one of its endpoints has a closed or half-open circuit."""
-    return any(
-        info.get("tier") == tier and info.get("state") != "open" for info in health.values()
-    )
+    return any(info.get("tier") == tier and info.get("state") != "open" for info in health.values())
 
 
 def cmd_sim(args: argparse.Namespace) -> int:

@@ -17,9 +17,7 @@ async def pending_interrupts(graph: CompiledStateGraph, thread_id: str) -> list[
     return [{"id": i.id, "value": i.value} for i in snapshot.interrupts]
 
 
-async def list_waiting(
-    graph: CompiledStateGraph, store: Store, kind: str
-) -> list[dict[str, Any]]:
+async def list_waiting(graph: CompiledStateGraph, store: Store, kind: str) -> list[dict[str, Any]]:
     """Runs waiting on a reviewer (`kind="review"`) or on providers (`kind="parked"`)."""
     status = "escalated" if kind == "review" else "parked"
     rows = await asyncio.to_thread(store.list_runs, "support", status)

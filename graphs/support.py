@@ -57,7 +57,13 @@ builder.add_node(finalize_run)
 builder.add_edge(START, "intake_ticket")
 builder.add_edge("intake_ticket", "supervise")
 builder.add_edge("plan_subtasks", "supervise")
-for name in ("classify_intent", "extract_entities", "decide_refund", "draft_reply", "gather_context"):
+for name in (
+    "classify_intent",
+    "extract_entities",
+    "decide_refund",
+    "draft_reply",
+    "gather_context",
+):
     builder.add_edge(name, "validate_outputs")
 for name in ("validate_outputs", "escalate_to_human", "park_run", "issue_refund"):
     builder.add_edge(name, "supervise")

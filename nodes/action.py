@@ -9,7 +9,7 @@ from nodes.common import versioned
 from nodes.resources import get_store
 from nodes.supervisor import refund_to_issue
 from state.support import SupportState
-from store.errors import AlreadyRefunded
+from store.errors import StoreError
 from telemetry.logging import get_logger
 from validators.policy import refund_idempotency_key
 
@@ -30,15 +30,16 @@ async def issue_refund(state: SupportState) -> dict[str, Any]:
     key = refund_idempotency_key(ticket["ticket_id"], due["order_id"])
     try:
         record, created = await asyncio.to_thread(
-            get_store().issue_refund,
-            idempotency_key=key,
-            ticket_id=ticket["ticket_id"],
-            order_id=due["order_id"],
-            customer_id=ticket["customer_id"],
-            amount=due["amount"],
-            currency=due["currency"],
+            lambda: get_store().issue_refund(
+                idempotency_key=key,
+                ticket_id=ticket["ticket_id"],
+                order_id=due["order_id"],
+                customer_id=ticket["customer_id"],
+                amount=due["amount"],
+                currency=due["currency"],
+            )
         )
-    except AlreadyRefunded as exc:
+    except StoreError as exc:
         log.warning("refund_refused", idempotency_key=key, error=str(exc))
         return {
             "refund": {
@@ -48,7 +49,7 @@ async def issue_refund(state: SupportState) -> dict[str, Any]:
                 "idempotency_key": key,
                 "order_id": due["order_id"],
             },
-            "errors": [{"node": "issue_refund", "kind": "already_refunded", "message": str(exc)}],
+            "errors": [{"node": "issue_refund", "kind": type(exc).__name__, "message": str(exc)}],
         }
     log.info("refund_issued", idempotency_key=key, created=created, amount=record["amount"])
     refund = {

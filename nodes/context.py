@@ -1,4 +1,4 @@
-"""Context gathering: the customer, the named order and its refunds, from the local store (no model)."""
+"""Context gathering: the customer, the named order and its refunds, from the store (no model)."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ def build_facts(
     The order is looked up whoever owns it: the gates, not this lookup, decide whether the
     customer may be refunded for it.
     """
-    order_id = entities.get("order_id")
+    order_id = (entities.get("order_id") or "").strip().upper()
     order = store.get_order(order_id) if order_id else None
     return {
         "today": policy_day(ticket).isoformat(),
@@ -57,12 +57,11 @@ def build_facts(
 async def gather_context(task: WorkerTask, runtime: Runtime[SupportContext]) -> dict[str, Any]:
     """Gather the facts for the decision from the local store (a tool node, not an agent)."""
     started = time.perf_counter()
+    policy = policy_from_context(runtime.context)
     facts = await asyncio.to_thread(
-        build_facts,
-        get_store(),
-        task["ticket"],
-        task["results"].get("extract") or {},
-        policy_from_context(runtime.context),
+        lambda: build_facts(
+            get_store(), task["ticket"], task["results"].get("extract") or {}, policy
+        )
     )
     return proposal_update(
         task, output=dict(facts), elapsed_ms=(time.perf_counter() - started) * 1000

@@ -73,7 +73,11 @@ def review_packet(state: SupportState) -> dict[str, Any]:
         "decision": results.get("decide"),
         "proposed_refund": refund_to_issue(state),
         "violations": failing,
-        "resume_with": {"decision": "approve|reject|edit", "amount": "number, for edit", "note": "str"},
+        "resume_with": {
+            "decision": "approve|reject|edit",
+            "amount": "number, for edit",
+            "note": "str",
+        },
     }
 
 

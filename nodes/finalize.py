@@ -30,7 +30,7 @@ def final_status(state: SupportState) -> str:
 
 @versioned
 async def finalize_run(state: SupportState) -> dict[str, Any]:
-    """Write the output fields a caller reads: status, intent, entities, refund, reply."""
+    """Write the output fields a caller reads last: status, reply, refund, escalation reason."""
     results = state.get("results") or {}
     status = final_status(state)
     reply = (results.get("reply") or {}).get("reply")
@@ -41,8 +41,6 @@ async def finalize_run(state: SupportState) -> dict[str, Any]:
     log.info("workflow_finished", status=status, ticket_id=state.get("ticket_id"))
     return {
         "status": status,
-        "intent": (results.get("classify") or {}).get("intent"),
-        "entities": results.get("extract"),
         "reply": reply,
         "refund": state.get("refund"),
         "escalation_reason": escalation.get("reason"),

@@ -18,11 +18,12 @@ from validators.gates import GATES, GateContext, run_gate
 
 log = get_logger("conductor.gates")
 
+OUTPUT_FIELDS = {"classify": ("intent", "intent"), "extract": ("entities", None)}
+"""Gated results that are also output fields, readable while a run waits on a human."""
+
 
 @versioned
-async def validate_outputs(
-    state: SupportState, runtime: Runtime[SupportContext]
-) -> dict[str, Any]:
+async def validate_outputs(state: SupportState, runtime: Runtime[SupportContext]) -> dict[str, Any]:
     """Run the gate of every proposal not yet judged; record passes, failures and outages."""
     gates = state.get("gates") or {}
     fresh = [
@@ -66,6 +67,9 @@ async def validate_outputs(
                 verdict = run_gate(agent, proposal["output"] or {}, ctx)
                 if verdict.passed:
                     update["results"][sid] = verdict.output
+                    if sid in OUTPUT_FIELDS:
+                        field, key = OUTPUT_FIELDS[sid]
+                        update[field] = verdict.output[key] if key else verdict.output
                 else:
                     record["status"] = "failed"
                     record["violations"] = [v.model_dump() for v in verdict.violations]

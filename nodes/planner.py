@@ -29,7 +29,7 @@ SUPPORT_PLAN: dict[str, Subtask] = {
         "depends_on": ["classify", "context"],
     },
 }
-"""The plan of every support ticket; `decide` runs only for refund intents (the supervisor's rule)."""
+"""The plan of every support ticket; `decide` runs only for refund intents (a supervisor rule)."""
 
 
 @versioned

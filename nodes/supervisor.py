@@ -83,7 +83,9 @@ def route_next_step(state: Mapping[str, Any], limits: Limits = Limits()) -> Rout
     down = sorted(sid for sid, gate in gates.items() if gate.get("status") == "unavailable")
     if down:
         tiers = sorted({str(gates[sid].get("tier")) for sid in down})
-        return Route("park", reason="provider_unavailable", detail={"subtasks": down, "tiers": tiers})
+        return Route(
+            "park", reason="provider_unavailable", detail={"subtasks": down, "tiers": tiers}
+        )
 
     failures: Mapping[str, int] = state.get("failures") or {}
     exhausted = [
@@ -206,6 +208,13 @@ def refund_to_issue(state: Mapping[str, Any]) -> dict[str, Any] | None:
     return {"amount": amount, "currency": order["currency"], "order_id": order["order_id"]}
 
 
+def _denial_reason(decision: Mapping[str, Any], refund: Mapping[str, Any] | None) -> str | None:
+    """Why no refund was issued: the ledger's refusal wins over an approving decision."""
+    if refund is not None and not refund.get("issued"):
+        return "already_refunded"
+    return decision.get("reason_code")
+
+
 def reply_outcome(state: Mapping[str, Any]) -> dict[str, Any]:
     """What was decided and done, as `state.schemas.ReplyOutcome`, for the reply and its gate."""
     results = state.get("results") or {}
@@ -225,7 +234,7 @@ def reply_outcome(state: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "intent": (results.get("classify") or {}).get("intent") or "other",
         "decision": verdict,
-        "denial_reason": decision.get("reason_code") if verdict == "denied" else None,
+        "denial_reason": _denial_reason(decision, refund) if verdict == "denied" else None,
         "refund": (
             {"issued": True, "amount": refund["amount"], "currency": refund["currency"]}
             if refund and refund.get("issued")
@@ -276,4 +285,3 @@ def worker_task(state: Mapping[str, Any], dispatch: Dispatch) -> dict[str, Any]:
         "results": dict(state.get("results") or {}),
         "outcome": reply_outcome(state) if dispatch.subtask == "reply" else None,
     }
-

@@ -10,12 +10,12 @@ import time
 from typing import Any
 
 import structlog
+from gateway.errors import GatewayError, ProviderUnavailable
+from gateway.gateway import get_gateway
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from langgraph.errors import NodeError
 from pydantic import BaseModel
 
-from gateway.errors import GatewayError, ProviderUnavailable
-from gateway.gateway import get_gateway
 from nodes.common import versioned
 from nodes.prompts import (
     CLASSIFY_INTENT_PROMPT,

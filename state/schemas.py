@@ -91,8 +91,12 @@ class ReplyDraft(BaseModel):
     """The reply to the customer (draft_reply's structured output)."""
 
     reply: str = Field(min_length=1, max_length=4000, description="The message to send.")
-    promises_refund: bool = Field(description="True when the reply tells the customer a refund is issued.")
-    refund_amount: float | None = Field(description="Amount the reply mentions as refunded, if any.")
+    promises_refund: bool = Field(
+        description="True when the reply tells the customer a refund is issued."
+    )
+    refund_amount: float | None = Field(
+        description="Amount the reply mentions as refunded, if any."
+    )
 
 
 class Violation(BaseModel):
