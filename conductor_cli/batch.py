@@ -17,9 +17,11 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from gateway.gateway import get_gateway
 from state.support import SupportContext
 from store.db import Store
 from telemetry.logging import get_logger
+from telemetry.tracing import graph_run_config
 
 log = get_logger("conductor.batch")
 
@@ -35,12 +37,10 @@ def thread_id_for(ticket_id: str) -> str:
 
 def run_config(thread_id: str, ticket_id: str) -> dict[str, Any]:
     """The RunnableConfig of one ticket's run (metadata and tags reach LangSmith)."""
+    profile = get_gateway().settings.profile_name
     return {
-        "configurable": {"thread_id": thread_id},
+        **graph_run_config("support", thread_id, profile=profile, ticket_id=ticket_id),
         "max_concurrency": PER_RUN_MAX_CONCURRENCY,
-        "run_name": "support",
-        "tags": ["graph:support"],
-        "metadata": {"graph": "support", "ticket_id": ticket_id, "workflow_id": thread_id},
     }
 
 

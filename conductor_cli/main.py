@@ -221,19 +221,28 @@ def cmd_sim(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _closing(command: Any, args: argparse.Namespace) -> int:
+    """Run an async command, then close the gateway's connections and cache."""
+    from gateway.gateway import get_gateway
+
+    try:
+        return int(await command(args))
+    finally:
+        await get_gateway().aclose()
+
+
+ASYNC_COMMANDS = {"run": cmd_run, "escalations": cmd_escalations, "resume": cmd_resume}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `conductor` console script."""
     configure_logging()
     args = build_parser().parse_args(argv)
     try:
+        if args.command in ASYNC_COMMANDS:
+            return asyncio.run(_closing(ASYNC_COMMANDS[args.command], args))
         if args.command == "seed":
             return cmd_seed(args)
-        if args.command == "run":
-            return asyncio.run(cmd_run(args))
-        if args.command == "escalations":
-            return asyncio.run(cmd_escalations(args))
-        if args.command == "resume":
-            return asyncio.run(cmd_resume(args))
         if args.command == "sim":
             return cmd_sim(args)
     except ValueError as exc:

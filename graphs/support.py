@@ -69,5 +69,7 @@ for name in ("validate_outputs", "escalate_to_human", "park_run", "issue_refund"
     builder.add_edge(name, "supervise")
 builder.add_edge("finalize_run", END)
 
-graph = builder.compile(name="support")
+graph = builder.compile(name="support").with_config(
+    tags=["graph:support"], metadata={"graph": "support"}
+)
 """The graph `langgraph.json` serves; the server brings its own checkpointer."""

@@ -11,6 +11,7 @@ from nodes.common import versioned
 from nodes.intake import describe_validation_error
 from nodes.supervisor import refund_to_issue
 from state.support import SupportState
+from telemetry.metrics import mark_released, mark_waiting
 
 
 class ReviewDecision(BaseModel):
@@ -86,6 +87,7 @@ async def escalate_to_human(state: SupportState) -> dict[str, Any]:
     """Wait for a reviewer's decision; an invalid answer is returned to them with the error."""
     packet = review_packet(state)
     error: str | None = None
+    mark_waiting("review")
     while True:
         answer = interrupt({**packet, "error": error} if error else packet)
         try:
@@ -96,6 +98,7 @@ async def escalate_to_human(state: SupportState) -> dict[str, Any]:
         error = check_review_against_facts(review, state)
         if error is None:
             break
+    mark_released()
     return {"review": review.model_dump(), "status": "running"}
 
 
@@ -103,7 +106,9 @@ async def escalate_to_human(state: SupportState) -> dict[str, Any]:
 async def park_run(state: SupportState) -> dict[str, Any]:
     """Hold the run, state intact, until its providers are back; then retry what they failed."""
     parked = state.get("parked") or {}
+    mark_waiting("parked")
     interrupt({"kind": "parked", **parked})
+    mark_released()
     gates = state.get("gates") or {}
     return {
         "parked": None,

@@ -73,8 +73,8 @@ async def validate_outputs(state: SupportState, runtime: Runtime[SupportContext]
                 else:
                     record["status"] = "failed"
                     record["violations"] = [v.model_dump() for v in verdict.violations]
-                    for violation in verdict.violations:
-                        AGENT_ERRORS.labels(agent=agent, error_type=f"gate_{violation.kind}").inc()
+                    first = verdict.violations[0].kind
+                    AGENT_ERRORS.labels(agent=agent, error_type=f"gate_{first}").inc()
                     log.warning("gate_failed", violations=record["violations"])
                     update["errors"].append(
                         {

@@ -6,7 +6,7 @@ import json
 import re
 from typing import Any
 
-SECTION_NAMES = ("ticket", "entities", "facts", "classification", "outcome")
+SECTION_NAMES = ("ticket", "entities", "facts", "classification", "outcome", "feedback")
 """Delimited sections a user message may carry; the simulator parses the same names."""
 
 _TAG = re.compile(r"</?\s*(" + "|".join(SECTION_NAMES) + r")\s*>", re.IGNORECASE)
@@ -37,6 +37,12 @@ DECIDE_REFUND_PROMPT = (
 DRAFT_REPLY_PROMPT = (
     "You write a short, polite reply to a customer. State only what <outcome> says was done: "
     "never promise a refund that <outcome> does not show as issued. " + DATA_NOT_INSTRUCTIONS
+)
+
+
+RETRY_FEEDBACK = (
+    "Your previous answer to this task was rejected by a validation gate for the reasons in "
+    "<feedback>. Answer again, correcting them."
 )
 
 

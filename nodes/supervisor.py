@@ -284,4 +284,13 @@ def worker_task(state: Mapping[str, Any], dispatch: Dispatch) -> dict[str, Any]:
         "facts": state.get("facts"),
         "results": dict(state.get("results") or {}),
         "outcome": reply_outcome(state) if dispatch.subtask == "reply" else None,
+        "feedback": retry_feedback(state, dispatch.subtask),
     }
+
+
+def retry_feedback(state: Mapping[str, Any], sid: str) -> list[str]:
+    """The previous attempt's violations, told to the retry so it does not repeat them."""
+    gate = (state.get("gates") or {}).get(sid) or {}
+    if gate.get("status") != "failed":
+        return []
+    return [f"{v['kind']} on {v['field']}: {v['message']}" for v in gate.get("violations") or []]

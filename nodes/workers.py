@@ -10,18 +10,19 @@ import time
 from typing import Any
 
 import structlog
-from gateway.errors import GatewayError, ProviderUnavailable
-from gateway.gateway import get_gateway
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from langgraph.errors import NodeError
 from pydantic import BaseModel
 
+from gateway.errors import GatewayError, ProviderUnavailable
+from gateway.gateway import get_gateway
 from nodes.common import versioned
 from nodes.prompts import (
     CLASSIFY_INTENT_PROMPT,
     DECIDE_REFUND_PROMPT,
     DRAFT_REPLY_PROMPT,
     EXTRACT_ENTITIES_PROMPT,
+    RETRY_FEEDBACK,
     render_sections,
     ticket_text,
 )
@@ -68,6 +69,19 @@ def proposal_update(
     return update
 
 
+def agent_messages(task: WorkerTask, system: str, **sections: Any) -> list[BaseMessage]:
+    """The prompt of one attempt: the agent's instructions and its delimited sections.
+
+    On a retry it also carries why the previous answer was refused, so the retry is a new
+    request rather than a replay of one a deterministic model would answer the same way.
+    """
+    feedback = task.get("feedback") or []
+    if feedback:
+        system = f"{system} {RETRY_FEEDBACK}"
+        sections["feedback"] = "\n".join(f"- {line}" for line in feedback)
+    return [SystemMessage(system), HumanMessage(render_sections(**sections))]
+
+
 async def call_agent(
     task: WorkerTask, schema: type[BaseModel], messages: list[BaseMessage]
 ) -> dict[str, Any]:
@@ -86,22 +100,23 @@ async def call_agent(
                 agent=agent, schema=schema, messages=messages, tier=task["tier"]
             )
         except ProviderUnavailable as exc:
+            _observe(agent, task["tier"], started)
             AGENT_ERRORS.labels(agent=agent, error_type="provider_unavailable").inc()
             log.warning("agent_unavailable", error=str(exc))
             return proposal_update(
                 task, error=str(exc), unavailable=True, elapsed_ms=_ms_since(started)
             )
         except GatewayError as exc:
+            _observe(agent, task["tier"], started)
             AGENT_ERRORS.labels(agent=agent, error_type=type(exc).__name__).inc()
             log.warning("agent_failed", error=str(exc), error_type=type(exc).__name__)
             return proposal_update(task, error=str(exc), elapsed_ms=_ms_since(started))
-    elapsed = _ms_since(started)
-    AGENT_EXECUTION_SECONDS.labels(agent=agent, tier=result.tier).observe(elapsed / 1000)
+    elapsed = _observe(agent, result.tier, started)
     usage = {
         "input_tokens": result.usage.get("input_tokens", 0),
         "output_tokens": result.usage.get("output_tokens", 0),
         "cost_usd": result.cost_usd,
-        "calls": 1,
+        "calls": result.calls,
     }
     return proposal_update(
         task,
@@ -118,6 +133,13 @@ def _ms_since(started: float) -> float:
     return (time.perf_counter() - started) * 1000
 
 
+def _observe(agent: str, tier: str, started: float) -> float:
+    """Record one agent execution (failed ones too, so error rates and p95 are honest)."""
+    elapsed = _ms_since(started)
+    AGENT_EXECUTION_SECONDS.labels(agent=agent, tier=tier).observe(elapsed / 1000)
+    return elapsed
+
+
 def _ticket_section(task: WorkerTask) -> str:
     return ticket_text(task["ticket"]["subject"], task["ticket"]["body"])
 
@@ -125,52 +147,40 @@ def _ticket_section(task: WorkerTask) -> str:
 @versioned
 async def classify_intent(task: WorkerTask) -> dict[str, Any]:
     """Classify the ticket's intent, confidence and any legal threat (small tier)."""
-    messages = [
-        SystemMessage(CLASSIFY_INTENT_PROMPT),
-        HumanMessage(render_sections(ticket=_ticket_section(task))),
-    ]
+    messages = agent_messages(task, CLASSIFY_INTENT_PROMPT, ticket=_ticket_section(task))
     return await call_agent(task, IntentClassification, messages)
 
 
 @versioned
 async def extract_entities(task: WorkerTask) -> dict[str, Any]:
     """Extract the order id, amount, item and reason the customer states (small tier)."""
-    messages = [
-        SystemMessage(EXTRACT_ENTITIES_PROMPT),
-        HumanMessage(render_sections(ticket=_ticket_section(task))),
-    ]
+    messages = agent_messages(task, EXTRACT_ENTITIES_PROMPT, ticket=_ticket_section(task))
     return await call_agent(task, TicketEntities, messages)
 
 
 @versioned
 async def decide_refund(task: WorkerTask) -> dict[str, Any]:
     """Decide the refund from the store's facts and the policy (large tier)."""
-    messages = [
-        SystemMessage(DECIDE_REFUND_PROMPT),
-        HumanMessage(
-            render_sections(
-                ticket=_ticket_section(task),
-                entities=task["results"].get("extract") or {},
-                facts=task["facts"] or {},
-            )
-        ),
-    ]
+    messages = agent_messages(
+        task,
+        DECIDE_REFUND_PROMPT,
+        ticket=_ticket_section(task),
+        entities=task["results"].get("extract") or {},
+        facts=task["facts"] or {},
+    )
     return await call_agent(task, RefundDecision, messages)
 
 
 @versioned
 async def draft_reply(task: WorkerTask) -> dict[str, Any]:
     """Draft the reply to the customer from what was decided and done (tier by complexity)."""
-    messages = [
-        SystemMessage(DRAFT_REPLY_PROMPT),
-        HumanMessage(
-            render_sections(
-                ticket=_ticket_section(task),
-                classification=task["results"].get("classify") or {},
-                outcome=task["outcome"] or {},
-            )
-        ),
-    ]
+    messages = agent_messages(
+        task,
+        DRAFT_REPLY_PROMPT,
+        ticket=_ticket_section(task),
+        classification=task["results"].get("classify") or {},
+        outcome=task["outcome"] or {},
+    )
     return await call_agent(task, ReplyDraft, messages)
 
 

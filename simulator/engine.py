@@ -162,7 +162,9 @@ class Simulator:
             return self._fail(request, "down", 503, f"the {request.tier} tier is down (simulated)")
         fault = _pick_fault(faults, draws)
         if fault == "error_rate":
-            if draws.uniform("error_kind") < 0.5:
+            if faults.error_status == 500 or (
+                faults.error_status is None and draws.uniform("error_kind") < 0.5
+            ):
                 return self._fail(request, "error_500", 500, "internal server error (simulated)")
             return self._fail(request, "error_503", 503, "service unavailable (simulated)")
         if fault == "rate_limit_rate":

@@ -31,6 +31,7 @@ class FaultSpec:
 
     Attributes:
         error_rate: Share of requests answered with HTTP 500 or 503.
+        error_status: 500 or 503 to inject only that status; None mixes both evenly.
         rate_limit_rate: Share answered with HTTP 429 and a `Retry-After` header.
         retry_after: Seconds sent in `Retry-After`.
         timeout_rate: Share that hang `hang_seconds` before answering.
@@ -43,6 +44,7 @@ class FaultSpec:
     """
 
     error_rate: float = 0.0
+    error_status: int | None = None
     rate_limit_rate: float = 0.0
     retry_after: int = 1
     timeout_rate: float = 0.0
@@ -65,6 +67,8 @@ class FaultSpec:
             raise ValueError(f"fault retry_after={self.retry_after!r}: must be >= 0 seconds")
         if self.hang_seconds < 0:
             raise ValueError(f"fault hang_seconds={self.hang_seconds!r}: must be >= 0 seconds")
+        if self.error_status not in (None, 500, 503):
+            raise ValueError(f"fault error_status={self.error_status!r}: expected 500 or 503")
         if self.down is not None and self.down not in _DOWN_VALUES:
             raise ValueError(f"fault down={self.down!r}: expected one of {_DOWN_VALUES}")
 
@@ -144,6 +148,8 @@ def _convert(key: str, raw: str) -> object:
             return float(raw)
         if key in ("retry_after", "seed"):
             return int(raw)
+        if key == "error_status":
+            return None if raw.lower() in ("", "none", "mixed") else int(raw)
     except ValueError as exc:
         raise ValueError(f"fault {key}={raw!r}: not a number") from exc
     if key == "down":

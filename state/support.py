@@ -135,6 +135,7 @@ class WorkerTask(TypedDict):
     facts: Facts | None
     results: dict[str, dict[str, Any]]
     outcome: dict[str, Any] | None
+    feedback: list[str]  # why the previous attempt's gate refused it (empty on a first try)
 
 
 @dataclass(kw_only=True)

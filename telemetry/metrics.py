@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+import threading
+from collections.abc import Iterable, Mapping
+from wsgiref.simple_server import WSGIServer
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    Metric,
+    generate_latest,
+    start_http_server,
+)
+from prometheus_client.registry import Collector
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 """The registry `/metrics` and `--metrics-port` expose (not the global default registry)."""
@@ -68,3 +81,138 @@ TOKENS = Counter(
     ["endpoint", "direction"],
     registry=REGISTRY,
 )
+
+CIRCUIT_STATE_VALUES = {"closed": 0, "half_open": 1, "half-open": 1, "open": 2}
+"""The value `circuit_state` takes for each breaker state name."""
+
+
+def set_circuit_state(endpoint: str, state: str) -> None:
+    """Publish an endpoint's breaker state ("closed", "half_open" or "open") as `circuit_state`.
+
+    Raises:
+        ValueError: On a state name the gauge has no value for.
+    """
+    try:
+        value = CIRCUIT_STATE_VALUES[state.lower()]
+    except KeyError:
+        raise ValueError(f"unknown circuit state {state!r}") from None
+    CIRCUIT_STATE.labels(endpoint=endpoint).set(value)
+
+
+class WaitingRuns:
+    """The runs waiting on something outside the machine, by workflow id: `queue_depth`.
+
+    Marking is idempotent, so a node that runs again after a resume never counts its run
+    twice, and releasing a run this process never saw waiting is a no-op (a resume from
+    another process cannot drive the gauge below zero).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._waiting: dict[str, str] = {}
+
+    def mark(self, workflow_id: str, kind: str) -> None:
+        """Record that `workflow_id` waits (kind "review" or "parked")."""
+        with self._lock:
+            self._waiting[workflow_id] = kind
+
+    def release(self, workflow_id: str) -> None:
+        """Record that `workflow_id` no longer waits."""
+        with self._lock:
+            self._waiting.pop(workflow_id, None)
+
+    def replace(self, waiting: Mapping[str, str]) -> None:
+        """Replace what is known with a fresh listing (e.g. from the store at CLI start)."""
+        with self._lock:
+            self._waiting = dict(waiting)
+
+    def count(self) -> int:
+        """How many runs wait right now."""
+        with self._lock:
+            return len(self._waiting)
+
+    def by_kind(self) -> dict[str, int]:
+        """How many runs wait, by kind."""
+        with self._lock:
+            counts: dict[str, int] = {}
+            for kind in self._waiting.values():
+                counts[kind] = counts.get(kind, 0) + 1
+            return counts
+
+
+WAITING = WaitingRuns()
+"""The process's waiting runs; `queue_depth` reads its count at every scrape."""
+QUEUE_DEPTH.set_function(WAITING.count)
+
+
+def current_workflow_id() -> str | None:
+    """The thread id of the run this code executes in, if any (LangGraph's run config)."""
+    from langgraph.config import get_config
+
+    try:
+        config = get_config()
+    except RuntimeError:
+        return None
+    thread_id = (config.get("configurable") or {}).get("thread_id")
+    return str(thread_id) if thread_id is not None else None
+
+
+def mark_waiting(kind: str, workflow_id: str | None = None) -> None:
+    """Count the current run (or `workflow_id`) in `queue_depth` as waiting on `kind`."""
+    wid = workflow_id or current_workflow_id()
+    if wid is not None:
+        WAITING.mark(wid, kind)
+
+
+def mark_released(workflow_id: str | None = None) -> None:
+    """Stop counting the current run (or `workflow_id`) in `queue_depth`."""
+    wid = workflow_id or current_workflow_id()
+    if wid is not None:
+        WAITING.release(wid)
+
+
+class _RegistryBridge(Collector):
+    """Yields the families of another registry, so a host's registry can expose ours."""
+
+    def __init__(self, source: CollectorRegistry) -> None:
+        self._source = source
+
+    def collect(self) -> Iterable[Metric]:
+        return self._source.collect()
+
+
+_bridged: set[int] = set()
+
+
+def expose_in(target: CollectorRegistry) -> None:
+    """Make `target` (e.g. prometheus_client's default registry) serve Conductor's metrics too.
+
+    The LangGraph server answers `/metrics` itself from prometheus_client's default registry
+    and does not let a custom app shadow that route; bridging ours into it puts Conductor's
+    metrics on that very page. Calling it again for the same target does nothing.
+    """
+    if id(target) in _bridged or target is REGISTRY:
+        return
+    target.register(_RegistryBridge(REGISTRY))
+    _bridged.add(id(target))
+
+
+def render_latest(registry: CollectorRegistry = REGISTRY) -> bytes:
+    """The Prometheus text exposition of `registry`."""
+    return generate_latest(registry)
+
+
+def start_metrics_server(
+    port: int, addr: str = "127.0.0.1", registry: CollectorRegistry = REGISTRY
+) -> tuple[WSGIServer, threading.Thread]:
+    """Serve `registry` at http://ADDR:PORT/metrics in a daemon thread (the CLI's --metrics-port).
+
+    Args:
+        port: TCP port; 0 picks a free one (read it from `server.server_port`).
+        addr: Interface to bind; loopback by default.
+        registry: The registry to serve; Conductor's by default.
+
+    Returns:
+        The WSGI server and its thread; call `server.shutdown()` to stop serving.
+    """
+    return start_http_server(port, addr=addr, registry=registry)

@@ -15,10 +15,10 @@ os.environ["LANGSMITH_TRACING"] = "false"
 os.environ.setdefault("CONDUCTOR_LOG_FORMAT", "json")
 os.environ.setdefault("CONDUCTOR_LOG_LEVEL", "WARNING")
 
-from gateway.gateway import ModelGateway, use_gateway  # noqa: E402
-from gateway.registry import GatewaySettings  # noqa: E402
 from langgraph.checkpoint.memory import InMemorySaver  # noqa: E402
 
+from gateway.gateway import ModelGateway, use_gateway  # noqa: E402
+from gateway.registry import GatewaySettings  # noqa: E402
 from nodes.resources import use_store  # noqa: E402
 from simulator.engine import Simulator  # noqa: E402
 from simulator.error_model import ErrorModel  # noqa: E402

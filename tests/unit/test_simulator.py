@@ -474,6 +474,22 @@ async def test_error_fault_gives_500_and_503() -> None:
     assert outcomes["error_500"] + outcomes["error_503"] == 20
 
 
+@pytest.mark.parametrize("status", [500, 503])
+async def test_error_status_pins_the_status(status: int) -> None:
+    sim = ideal(f"error_rate=1,error_status={status},seed=1")
+    async with client_for(sim) as client:
+        codes = {
+            (await post(client, payload("TicketEntities", user_message("x", f"t{i}")))).status_code
+            for i in range(10)
+        }
+    assert codes == {status}
+
+
+def test_error_status_must_be_500_or_503() -> None:
+    with pytest.raises(ValueError, match="error_status"):
+        FaultSpec.parse("error_rate=0.1,error_status=502")
+
+
 async def test_rate_limit_fault_sends_retry_after() -> None:
     sim = ideal("rate_limit_rate=1,retry_after=3")
     async with client_for(sim) as client:

@@ -1,0 +1,1 @@
+"""The guarded model gateway: registry, breakers, limits, timeouts, fallbacks, cache, secrets."""

@@ -1,0 +1,145 @@
+"""Response cache in SQLite, keyed by sha256 of (endpoint, model, messages, schema)."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import hashlib
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+from langchain_core.messages import BaseMessage
+from pydantic import BaseModel
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS responses (
+    key TEXT PRIMARY KEY,
+    endpoint TEXT NOT NULL,
+    model TEXT NOT NULL,
+    agent TEXT NOT NULL,
+    output TEXT NOT NULL,
+    input_tokens INTEGER NOT NULL,
+    output_tokens INTEGER NOT NULL,
+    created_at REAL NOT NULL
+)
+"""
+
+
+@dataclass(frozen=True)
+class CachedResponse:
+    """A stored answer: the structured output as JSON and where it came from."""
+
+    key: str
+    endpoint: str
+    model: str
+    output_json: str
+    input_tokens: int
+    output_tokens: int
+
+
+def cache_key(
+    endpoint: str, model: str, messages: Sequence[BaseMessage], schema: type[BaseModel]
+) -> str:
+    """Return the sha256 hex key of one request to one endpoint."""
+    document = {
+        "endpoint": endpoint,
+        "model": model,
+        "messages": [{"type": m.type, "name": m.name, "content": m.content} for m in messages],
+        "schema": schema_json(schema),
+    }
+    encoded = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(encoded.encode("utf-8")).hexdigest()
+
+
+@functools.lru_cache(maxsize=256)
+def schema_json(schema: type[BaseModel]) -> str:
+    """The JSON schema of `schema`, canonically encoded (computed once per class)."""
+    return json.dumps(schema.model_json_schema(), sort_keys=True, separators=(",", ":"))
+
+
+class ResponseCache:
+    """An SQLite table of answers, opened on first use (off the event loop's thread)."""
+
+    def __init__(self, path: Path | str) -> None:
+        """Use the database at `path` (its folder is created when missing)."""
+        self.path = Path(path)
+        self._conn: aiosqlite.Connection | None = None
+        self._opening: asyncio.Lock | None = None
+
+    async def get(self, keys: Sequence[str]) -> CachedResponse | None:
+        """Return the answer stored under the first of `keys` that has one."""
+        if not keys:
+            return None
+        conn = await self._connection()
+        placeholders = ",".join("?" for _ in keys)
+        async with conn.execute(
+            "SELECT key, endpoint, model, output, input_tokens, output_tokens "
+            f"FROM responses WHERE key IN ({placeholders})",
+            tuple(keys),
+        ) as cursor:
+            rows = {row[0]: row for row in await cursor.fetchall()}
+        for key in keys:
+            row = rows.get(key)
+            if row is not None:
+                return CachedResponse(
+                    key=row[0],
+                    endpoint=row[1],
+                    model=row[2],
+                    output_json=row[3],
+                    input_tokens=int(row[4]),
+                    output_tokens=int(row[5]),
+                )
+        return None
+
+    async def put(
+        self,
+        key: str,
+        *,
+        endpoint: str,
+        model: str,
+        agent: str,
+        output_json: str,
+        usage: dict[str, Any],
+    ) -> None:
+        """Store (or replace) the answer under `key`."""
+        conn = await self._connection()
+        await conn.execute(
+            "INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                key,
+                endpoint,
+                model,
+                agent,
+                output_json,
+                int(usage.get("input_tokens", 0)),
+                int(usage.get("output_tokens", 0)),
+                time.time(),
+            ),
+        )
+        await conn.commit()
+
+    async def aclose(self) -> None:
+        """Close the connection (reopened on the next use)."""
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            await conn.close()
+
+    async def _connection(self) -> aiosqlite.Connection:
+        if self._conn is not None:
+            return self._conn
+        if self._opening is None:
+            self._opening = asyncio.Lock()
+        async with self._opening:
+            if self._conn is None:
+                await asyncio.to_thread(self.path.parent.mkdir, parents=True, exist_ok=True)
+                conn = await aiosqlite.connect(self.path, timeout=5.0)
+                await conn.execute("PRAGMA journal_mode=WAL")
+                await conn.execute(_SCHEMA)
+                await conn.commit()
+                self._conn = conn
+        return self._conn
