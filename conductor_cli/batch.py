@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from evals.audit import audit_refunds
 from gateway.gateway import get_gateway
 from state.support import SupportContext
 from store.db import Store
@@ -107,7 +108,10 @@ async def run_ticket(
         log.error("run_crashed", ticket_id=ticket_id, workflow_id=thread_id, error=crash)
     latency_ms = (time.perf_counter() - started) * 1000
     snapshot = await graph.aget_state(config)
-    record = record_from_state(ticket_id, thread_id, dict(snapshot.values or {}), latency_ms)
+    values = dict(snapshot.values or {})
+    record = record_from_state(ticket_id, thread_id, values, latency_ms)
+    record["customer_id"] = ticket.get("customer_id")
+    record["reviewed"] = values.get("review") is not None
     if crash:
         record["status"] = "failed"
         record["errors"].append(f"crash: {crash}")
@@ -129,6 +133,8 @@ class BatchResult:
     records: list[dict[str, Any]] = field(default_factory=list)
     lines: int = 0
     wall_s: float = 0.0
+    customers: dict[str, str] = field(default_factory=dict)  # ticket id -> its writer
+    reviewed: set[str] = field(default_factory=set)  # tickets a human has decided
 
 
 async def run_batch(
@@ -175,6 +181,12 @@ async def run_batch(
         await asyncio.gather(*(one(i, n, t) for i, (n, t) in enumerate(lines)))
     result.wall_s = time.perf_counter() - started
     result.records = [r for r in records if r is not None]
+    for record in result.records:
+        customer = record.pop("customer_id", None)
+        if record.pop("reviewed", False):
+            result.reviewed.add(record["ticket_id"])
+        if record["ticket_id"] and customer:
+            result.customers[record["ticket_id"]] = str(customer)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     with out_path.open("w", encoding="utf-8") as out:
         for record in result.records:
@@ -191,7 +203,13 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(rank, len(ordered)) - 1]
 
 
-def summary_table(result: BatchResult, title: str = "support batch") -> Table:
+def batch_violations(result: BatchResult, store: Store) -> list[str]:
+    """Audit the ledger's refunds for this batch's tickets against the refund policy."""
+    refunds = [r for r in store.all_refunds() if r["ticket_id"] in result.customers]
+    return audit_refunds(refunds, store.get_order, result.customers, reviewed=result.reviewed)
+
+
+def summary_table(result: BatchResult, store: Store, title: str = "support batch") -> Table:
     """The summary printed at the end of a batch."""
     records = result.records
     statuses = Counter(r["status"] for r in records)
@@ -208,6 +226,7 @@ def summary_table(result: BatchResult, title: str = "support batch") -> Table:
     for status in ("resolved", "escalated", "rejected", "parked", "failed"):
         table.add_row(f"status {status}", str(statuses.get(status, 0)))
     table.add_row("refunds issued", str(len(issued)))
+    table.add_row("policy violations (ledger audit)", str(len(batch_violations(result, store))))
     for currency, amount in sorted(by_currency.items()):
         table.add_row(f"refunded {currency}", f"{amount:.2f}")
     for reason, count in sorted(reasons.items()):

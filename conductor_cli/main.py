@@ -18,6 +18,8 @@ from nodes.resources import store_path_from_env, use_store
 from store.db import Store
 from telemetry.logging import configure_logging
 
+DEFAULT_METRICS_FILE = Path("var/last-run.prom")
+
 console = Console(stderr=True)
 out = Console()
 
@@ -49,6 +51,15 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=Path, required=True, help="JSONL file of results")
     run.add_argument("--concurrency", type=int, default=4)
     run.add_argument("--faults", default=None, help="simulator faults, e.g. error_rate=0.2,seed=1")
+    run.add_argument(
+        "--metrics-port", type=int, default=None, help="serve Prometheus metrics while running"
+    )
+    run.add_argument(
+        "--metrics-file",
+        type=Path,
+        default=DEFAULT_METRICS_FILE,
+        help=f"where the run's metrics are written at the end (default {DEFAULT_METRICS_FILE})",
+    )
     _add_store_args(run)
 
     esc = sub.add_parser("escalations", help="list runs waiting on a reviewer")
@@ -62,6 +73,27 @@ def build_parser() -> argparse.ArgumentParser:
     resume.add_argument("--note", default=None)
     resume.add_argument("--parked", action="store_true", help="resume every parked run")
     _add_store_args(resume)
+
+    chaos = sub.add_parser("chaos", help="the fault matrix: orchestrated graph vs naive chain")
+    chaos.add_argument("--tickets", type=int, default=None, help="first N example tickets")
+    chaos.add_argument("--seed", type=int, default=1)
+    chaos.add_argument(
+        "--error-model",
+        choices=["ideal", "default"],
+        default="ideal",
+        help="ideal: workers err only through injected faults; default: the simulator's rates",
+    )
+    chaos.add_argument("--rows", default=None, help="comma-separated row names (default all)")
+
+    slo = sub.add_parser("slo", help="the four SLO figures of a run or a server")
+    slo.add_argument("--url", default=None, help="a server's base URL or /metrics URL")
+    slo.add_argument(
+        "--file",
+        type=Path,
+        default=DEFAULT_METRICS_FILE,
+        help=f"metrics written by `conductor run` (default {DEFAULT_METRICS_FILE})",
+    )
+    slo.add_argument("--json", action="store_true")
 
     sim = sub.add_parser("sim", help="the simulated OpenAI-compatible endpoint")
     sim_sub = sim.add_subparsers(dest="sim_command", required=True)
@@ -107,6 +139,11 @@ async def cmd_run(args: argparse.Namespace) -> int:
         from simulator.faults import FaultSpec
 
         get_default_simulator().set_faults(FaultSpec.parse(args.faults))
+    from telemetry.metrics import render_latest, start_metrics_server
+
+    if args.metrics_port is not None:
+        server, _ = start_metrics_server(args.metrics_port)
+        console.print(f"metrics on http://127.0.0.1:{server.server_port}/metrics")
     store = _open_store(args.db)
     with use_store(store):
         async with open_checkpointer(args.checkpoints) as saver:
@@ -114,8 +151,10 @@ async def cmd_run(args: argparse.Namespace) -> int:
             result = await run_batch(
                 graph, store, args.input, args.out, concurrency=args.concurrency, console=console
             )
-    out.print(summary_table(result, title=f"support batch: {args.input}"))
+    out.print(summary_table(result, store, title=f"support batch: {args.input}"))
     out.print(f"wrote {len(result.records)} results to {args.out}")
+    args.metrics_file.parent.mkdir(parents=True, exist_ok=True)
+    args.metrics_file.write_bytes(render_latest())
     return 0 if len(result.records) == result.lines else 1
 
 
@@ -213,6 +252,48 @@ def _tier_healthy(health: dict[str, dict[str, Any]], tier: str) -> bool:
     return any(info.get("tier") == tier and info.get("state") != "open" for info in health.values())
 
 
+async def cmd_chaos(args: argparse.Namespace) -> int:
+    """Run the chaos matrix and print it."""
+    from evals.chaos import ROWS, ChaosConfig, matrix_table, run_matrix
+
+    rows = ROWS
+    if args.rows:
+        wanted = [name.strip() for name in args.rows.split(",")]
+        known = {row.name: row for row in ROWS}
+        unknown = [name for name in wanted if name not in known]
+        if unknown:
+            raise ValueError(f"unknown chaos rows {unknown}; known: {sorted(known)}")
+        rows = tuple(known[name] for name in wanted)
+    config = ChaosConfig(seed=args.seed, error_model=args.error_model)
+    results = await run_matrix(
+        rows,
+        tickets=args.tickets,
+        config=config,
+        on_row=lambda r: console.print(f"row done: {r.row.name}"),
+    )
+    tickets = results[0].graph.tickets if results else 0
+    out.print(matrix_table(results, config, tickets))
+    return 0
+
+
+def cmd_slo(args: argparse.Namespace) -> int:
+    """Print the SLO figures from a server's /metrics or a run's metrics file."""
+    from telemetry.slo import fetch_slo, slo_from_text, slo_table
+
+    if args.url:
+        report = fetch_slo(args.url)
+    elif args.file.is_file():
+        report = slo_from_text(args.file.read_text(encoding="utf-8"), source=str(args.file))
+    else:
+        console.print(f"[red]no metrics file at {args.file}: run `conductor run` or give --url")
+        return 2
+    if args.json:
+        out.print_json(json.dumps(report.as_dict(), default=str))
+    else:
+        out.print(slo_table(report))
+    return 0
+
+
 def cmd_sim(args: argparse.Namespace) -> int:
     """Serve the simulator standalone (for load tests and real-endpoint rehearsals)."""
     from simulator.server import serve
@@ -231,7 +312,12 @@ async def _closing(command: Any, args: argparse.Namespace) -> int:
         await get_gateway().aclose()
 
 
-ASYNC_COMMANDS = {"run": cmd_run, "escalations": cmd_escalations, "resume": cmd_resume}
+ASYNC_COMMANDS = {
+    "run": cmd_run,
+    "escalations": cmd_escalations,
+    "resume": cmd_resume,
+    "chaos": cmd_chaos,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -245,6 +331,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_seed(args)
         if args.command == "sim":
             return cmd_sim(args)
+        if args.command == "slo":
+            return cmd_slo(args)
     except ValueError as exc:
         console.print(f"[red]error: {exc}")
         return 2

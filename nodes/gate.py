@@ -10,13 +10,18 @@ from langgraph.runtime import Runtime
 from nodes.common import versioned
 from nodes.context import policy_from_context
 from nodes.supervisor import reply_outcome
-from state.schemas import Ticket
+from state.schemas import IntentClassification, Ticket
 from state.support import GateRecord, SupportContext, SupportState
 from telemetry.logging import get_logger
 from telemetry.metrics import AGENT_ERRORS
+from validators.consistency import check_intent_consistent
 from validators.gates import GATES, GateContext, run_gate
 
 log = get_logger("conductor.gates")
+
+GATE_ORDER = ("extract", "context", "classify", "decide", "reply")
+"""Proposals judged in one pass go in this order, so the classifier is checked against the
+extractor's answer of the same pass."""
 
 OUTPUT_FIELDS = {"classify": ("intent", "intent"), "extract": ("entities", None)}
 """Gated results that are also output fields, readable while a run waits on a human."""
@@ -26,12 +31,16 @@ OUTPUT_FIELDS = {"classify": ("intent", "intent"), "extract": ("entities", None)
 async def validate_outputs(state: SupportState, runtime: Runtime[SupportContext]) -> dict[str, Any]:
     """Run the gate of every proposal not yet judged; record passes, failures and outages."""
     gates = state.get("gates") or {}
-    fresh = [
-        proposal
-        for sid, proposal in (state.get("proposals") or {}).items()
-        if (gates.get(sid) or {}).get("attempt") != proposal["attempt"]
-    ]
+    fresh = sorted(
+        (
+            proposal
+            for sid, proposal in (state.get("proposals") or {}).items()
+            if (gates.get(sid) or {}).get("attempt") != proposal["attempt"]
+        ),
+        key=lambda proposal: GATE_ORDER.index(proposal["subtask"]),
+    )
     ticket = Ticket.model_validate(state["ticket"])
+    results = state.get("results") or {}
     policy = policy_from_context(runtime.context)
     update: dict[str, Any] = {"gates": {}, "results": {}, "failures": {}, "errors": []}
     for proposal in fresh:
@@ -63,6 +72,7 @@ async def validate_outputs(state: SupportState, runtime: Runtime[SupportContext]
                     facts=update.get("facts") or state.get("facts"),
                     outcome=reply_outcome(state) if sid == "reply" else None,
                     policy=policy,
+                    entities=update["results"].get("extract") or results.get("extract"),
                 )
                 verdict = run_gate(agent, proposal["output"] or {}, ctx)
                 if verdict.passed:
@@ -90,7 +100,43 @@ async def validate_outputs(state: SupportState, runtime: Runtime[SupportContext]
             if record["status"] == "failed":
                 update["failures"][sid] = 1
         update["gates"][sid] = record
+    _recheck_classification(state, update)
     return update
+
+
+def _recheck_classification(state: SupportState, update: dict[str, Any]) -> None:
+    """Hold an earlier classification to the extractor's answer that arrived after it.
+
+    Both agents read the same ticket; when the extraction passes its gate after the
+    classification did, and they disagree, the classification is withdrawn (its result set
+    to None) and counted as a failed attempt, so the supervisor retries it on the large tier.
+    """
+    entities = update["results"].get("extract")
+    earlier = (state.get("results") or {}).get("classify")
+    if not entities or not earlier or "classify" in update["results"]:
+        return
+    violations = check_intent_consistent(IntentClassification.model_validate(earlier), entities)
+    if not violations:
+        return
+    gate = (state.get("gates") or {}).get("classify") or {}
+    update["results"]["classify"] = None
+    update["gates"]["classify"] = {
+        "status": "failed",
+        "attempt": gate.get("attempt", 1),
+        "tier": gate.get("tier", "small"),
+        "violations": [v.model_dump() for v in violations],
+    }
+    update["failures"]["classify"] = 1
+    update["errors"].append(
+        {
+            "node": "validate_outputs",
+            "subtask": "classify",
+            "attempt": gate.get("attempt", 1),
+            "kind": "gate_failed",
+            "message": "; ".join(f"{v.kind}:{v.field}: {v.message}" for v in violations),
+        }
+    )
+    AGENT_ERRORS.labels(agent="classify_intent", error_type="gate_consistency").inc()
 
 
 def _error(sid: str, attempt: int, kind: str, proposal: dict[str, Any]) -> dict[str, Any]:

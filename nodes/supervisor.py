@@ -98,7 +98,7 @@ def route_next_step(state: Mapping[str, Any], limits: Limits = Limits()) -> Rout
     waived = set(exhausted) if review else set()
 
     results: Mapping[str, Any] = state.get("results") or {}
-    done = set(results) | waived
+    done = {sid for sid, result in results.items() if result is not None} | waived
     intent = (results.get("classify") or {}).get("intent")
     needed = _needed_subtasks(plan, intent, "classify" in done)
 

@@ -104,7 +104,7 @@ class SupportState(TypedDict, total=False):
     ticket_id: str | None
     plan: dict[str, Subtask]
     proposals: Annotated[dict[str, Proposal], merge_dicts]
-    results: Annotated[dict[str, dict[str, Any]], merge_dicts]
+    results: Annotated[dict[str, dict[str, Any] | None], merge_dicts]  # None: withdrawn
     gates: Annotated[dict[str, GateRecord], merge_dicts]
     attempts: Annotated[dict[str, int], merge_dicts]
     failures: Annotated[dict[str, int], add_counts]

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
+from typing import Any
 
 from state.schemas import (
+    REFUND_INTENTS,
     Facts,
+    IntentClassification,
     RefundDecision,
     ReplyDraft,
     ReplyOutcome,
@@ -242,3 +246,59 @@ def check_reply_consistent(reply: ReplyDraft, outcome: ReplyOutcome) -> list[Vio
                 )
                 break
     return violations
+
+
+def check_intent_consistent(
+    classification: IntentClassification, entities: Mapping[str, Any] | None
+) -> list[Violation]:
+    """Check the classifier against the extractor: a ticket that asks for money wants money back.
+
+    Two agents read the same ticket; when the extractor found an amount the customer asks
+    for and the classifier's intent is not a refund intent, one of them is wrong, so the
+    classification is refused (and retried on the large tier with this reason).
+
+    Args:
+        classification: The validated classification.
+        entities: The extractor's gated output, when it is known.
+
+    Returns:
+        One `consistency` violation on `intent`, or none.
+    """
+    amount = (entities or {}).get("amount")
+    if amount and classification.intent not in REFUND_INTENTS:
+        return [
+            _inconsistent(
+                "intent",
+                f"{classification.intent!r} but the customer asks for {float(amount):.2f}",
+            )
+        ]
+    return []
+
+
+def check_decision_amount(
+    decision: RefundDecision, entities: Mapping[str, Any] | None, facts: Facts
+) -> list[Violation]:
+    """Check an approved amount against the policy's rule: what was asked, capped at the total.
+
+    Args:
+        decision: The validated decision.
+        entities: The extractor's gated output (its `amount` is what the customer asked for).
+        facts: The store's facts (the order's total).
+
+    Returns:
+        One `consistency` violation on `amount`, or none.
+    """
+    order = facts["order"]
+    if not decision.approve or order is None:
+        return []
+    requested = (entities or {}).get("amount")
+    expected = min(float(requested), order["total"]) if requested else order["total"]
+    if to_cents(decision.amount) != to_cents(expected):
+        return [
+            _inconsistent(
+                "amount",
+                f"approves {decision.amount:.2f}; the policy gives {expected:.2f} "
+                "(the amount asked for, capped at the order total)",
+            )
+        ]
+    return []

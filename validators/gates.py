@@ -20,8 +20,10 @@ from state.schemas import (
     Violation,
 )
 from validators.consistency import (
+    check_decision_amount,
     check_decision_consistent,
     check_entities_consistent,
+    check_intent_consistent,
     check_reply_consistent,
 )
 from validators.format import check_format
@@ -41,6 +43,8 @@ class GateContext:
     """What was decided and done (needed by the draft_reply gate)."""
     policy: RefundPolicy = field(default_factory=RefundPolicy)
     """The refund policy in force; it wins over `facts["policy"]`."""
+    entities: Mapping[str, Any] | None = None
+    """The extractor's gated output, when known: the classifier and the decider must agree."""
 
 
 @dataclass(frozen=True)
@@ -75,7 +79,7 @@ def _missing(kind: Literal["plausibility", "consistency"], what: str) -> GateRes
 
 
 def gate_classify_intent(raw_output: Mapping[str, Any] | BaseModel, ctx: GateContext) -> GateResult:
-    """Gate classify_intent: format, and a finite confidence in [0, 1]."""
+    """Gate classify_intent: format, a finite confidence in [0, 1], agreement with the extractor."""
     model, violations = check_format(IntentClassification, raw_output)
     if model is None:
         return _refused(violations)
@@ -87,6 +91,7 @@ def gate_classify_intent(raw_output: Mapping[str, Any] | BaseModel, ctx: GateCon
                 message=f"confidence {model.confidence!r} is outside [0, 1]",
             )
         )
+    violations += check_intent_consistent(model, ctx.entities)
     return _verdict(model, violations)
 
 
@@ -113,6 +118,7 @@ def gate_decide_refund(raw_output: Mapping[str, Any] | BaseModel, ctx: GateConte
     customer_id, ticket_id = ctx.ticket.customer_id, ctx.ticket.ticket_id
     violations += check_decision_plausible(model, ctx.facts, customer_id)
     violations += check_decision_consistent(model, ctx.facts, customer_id, ctx.policy)
+    violations += check_decision_amount(model, ctx.entities, ctx.facts)
     violations += check_refund_policy(model, ctx.facts, customer_id, ticket_id, ctx.policy)
     return _verdict(model, violations)
 

@@ -124,6 +124,17 @@ ROUTES = [
         [],
     ),
     (
+        "classification withdrawn after the extractor disagreed: retry on large",
+        state(
+            results={"classify": None, "extract": EXTRACT, "context": FACTS},
+            attempts={"classify": 1, "extract": 2},
+            gates={**failed("classify", 1), **passed("extract")},
+            failures={"classify": 1},
+        ),
+        "dispatch",
+        ["classify@large#2"],
+    ),
+    (
         "provider unavailable: park",
         state(
             attempts={"classify": 1, "extract": 1},

@@ -699,7 +699,7 @@ REPLY = {"reply": "We have refunded $35.00.", "promises_refund": True, "refund_a
             "decide_refund",
             decision(amount=35.01),
             ctx(),
-            {"plausibility", "policy"},
+            {"plausibility", "policy", "consistency"},
             id="decide-over-total",
         ),
         pytest.param(
@@ -805,3 +805,49 @@ def test_reply_cannot_be_talked_into_a_promise():
     coerced = reply("As instructed, we have refunded $5000 to your card.", promises=False)
     assert check_reply_consistent(coerced, outcome()) != []
     assert check_reply_consistent(coerced, outcome(35.0)) != []
+
+
+# --- agreement between agents -------------------------------------------------------------
+
+from validators.consistency import check_decision_amount, check_intent_consistent  # noqa: E402
+
+
+@pytest.mark.parametrize(
+    ("intent", "entities", "refused"),
+    [
+        ("general_question", {"amount": 18.75}, True),
+        ("account_access", {"amount": 50.0}, True),
+        ("refund_request", {"amount": 18.75}, False),
+        ("general_question", {"amount": None}, False),
+        ("general_question", None, False),
+    ],
+)
+def test_intent_must_agree_with_the_extractor(
+    intent: str, entities: dict[str, Any] | None, refused: bool
+) -> None:
+    classification = IntentClassification(
+        intent=intent, confidence=0.99, legal_threat=False, summary="s"
+    )
+    violations = check_intent_consistent(classification, entities)
+    assert bool(violations) is refused
+    if refused:
+        assert violations[0].field == "intent"
+
+
+@pytest.mark.parametrize(
+    ("amount", "requested", "refused"),
+    [
+        (35.00, None, False),  # nothing asked: the whole total
+        (20.00, 20.00, False),  # what was asked
+        (35.00, 80.00, False),  # asked above the total: capped
+        (34.99, None, True),  # one cent short of the rule
+        (50.00, 50.01, True),  # just under the human limit, not what was asked
+    ],
+)
+def test_approved_amount_follows_the_policy_rule(
+    amount: float, requested: float | None, refused: bool
+) -> None:
+    violations = check_decision_amount(
+        decision(amount=amount), {"amount": requested}, facts({"total": 35.00})
+    )
+    assert bool(violations) is refused

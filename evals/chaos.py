@@ -1,0 +1,519 @@
+"""The chaos matrix: the support graph and a naive chain side by side under injected faults.
+
+Every row runs the same tickets through two pipelines on the same simulated endpoint with
+the same faults and seed:
+
+- `graph`: the orchestrated support graph (gateway, gates, supervisor retries, escalation,
+  parking, idempotent ledger);
+- `naive`: the same prompts and schemas called in sequence through a bare ChatOpenAI client,
+  with no gates, no retries, no breaker, and a ledger that appends whatever it is told.
+
+Figures are measured on the simulated endpoint and say so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import time
+import uuid
+from collections import Counter
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+from langchain_openai import ChatOpenAI
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.types import Command
+from pydantic import BaseModel
+
+from evals.audit import audit_refunds, duplicate_refunds
+from evals.outcomes import EXAMPLE_TICKETS, judge_outcome, load_jsonl, load_truth
+from gateway.breaker import CircuitState
+from gateway.gateway import ModelGateway, use_gateway
+from gateway.registry import BreakerSettings, GatewaySettings
+from nodes.context import build_facts
+from nodes.prompts import (
+    CLASSIFY_INTENT_PROMPT,
+    DECIDE_REFUND_PROMPT,
+    DRAFT_REPLY_PROMPT,
+    EXTRACT_ENTITIES_PROMPT,
+)
+from nodes.resources import use_store
+from nodes.workers import agent_messages
+from simulator.app import create_app
+from simulator.engine import Simulator
+from simulator.error_model import ErrorModel
+from simulator.faults import FaultSpec
+from state.schemas import (
+    REFUND_INTENTS,
+    IntentClassification,
+    RefundDecision,
+    ReplyDraft,
+    Ticket,
+    TicketEntities,
+)
+from store.db import Store
+from store.seed import seed_store
+from validators.policy import RefundPolicy
+
+SIM_HOST_SUFFIX = ".simulator.invalid"
+
+
+@dataclass(frozen=True)
+class ChaosRow:
+    """One row of the matrix: a fault spec, and how the tickets are delivered."""
+
+    name: str
+    faults: str
+    deliveries: int = 1  # 2: every ticket is delivered twice (an at-least-once queue)
+    recover: bool = False  # clear the faults after the first pass, then resume parked runs
+
+
+ROWS: tuple[ChaosRow, ...] = (
+    ChaosRow("no faults", ""),
+    ChaosRow("500s", "error_rate=0.3,error_status=500"),
+    ChaosRow("503s", "error_rate=0.3,error_status=503"),
+    ChaosRow("429 bursts + Retry-After", "rate_limit_rate=0.3,retry_after=1"),
+    ChaosRow("hangs", "timeout_rate=0.15,hang_seconds=2"),
+    ChaosRow("garbage JSON", "garbage_rate=0.3"),
+    ChaosRow("implausible values", "implausible_rate=0.3"),
+    ChaosRow("duplicate deliveries", "duplicate_rate=0.2", deliveries=2),
+    ChaosRow("small-tier outage", "down=small"),
+    ChaosRow("total outage, then recovery", "down=all", recover=True),
+    ChaosRow(
+        "mix at 20%",
+        "error_rate=0.05,rate_limit_rate=0.03,timeout_rate=0.02,garbage_rate=0.04,"
+        "implausible_rate=0.04,duplicate_rate=0.02,hang_seconds=2",
+    ),
+)
+"""The full matrix of `conductor chaos`."""
+
+
+@dataclass(frozen=True)
+class ChaosConfig:
+    """Knobs of a chaos run (short timeouts so that hangs cost seconds, not minutes)."""
+
+    seed: int = 1
+    agent_timeout_s: float = 1.0
+    agent_budget_s: float = 3.0
+    breaker_recovery_s: float = 1.0
+    error_model: str = "ideal"  # "ideal": workers err only by injected faults; "default"
+
+
+@dataclass
+class PipelineResult:
+    """The figures of one pipeline on one row."""
+
+    outcomes: Counter[str] = field(default_factory=Counter)
+    policy_violations: list[str] = field(default_factory=list)
+    duplicate_refunds: int = 0
+    open_circuit_calls: int | None = None
+    early_429_retries: int = 0
+    latencies_ms: list[float] = field(default_factory=list)
+    cost_usd: float = 0.0
+    tickets: int = 0
+
+    @property
+    def wrong_rate(self) -> float:
+        """Share of tickets with a wrong outcome."""
+        return self.outcomes["wrong"] / self.tickets if self.tickets else 0.0
+
+    @property
+    def p95_ms(self) -> float:
+        """95th percentile of per-ticket latency, nearest rank."""
+        if not self.latencies_ms:
+            return 0.0
+        ordered = sorted(self.latencies_ms)
+        return ordered[min(len(ordered) - 1, max(0, round(0.95 * len(ordered)) - 1))]
+
+
+@dataclass
+class RowResult:
+    """Both pipelines on one row."""
+
+    row: ChaosRow
+    graph: PipelineResult
+    naive: PipelineResult
+
+
+def chaos_settings(config: ChaosConfig, cache_path: Path) -> GatewaySettings:
+    """The sim profile with short agent timeouts, quick breaker recovery and a private cache."""
+    settings = GatewaySettings.from_env({"CONDUCTOR_CACHE_DB": str(cache_path)})
+    for agent in settings.agents:
+        settings = settings.with_agent(
+            agent, timeout_s=config.agent_timeout_s, budget_s=config.agent_budget_s
+        )
+    for endpoint in settings.profile.endpoints:
+        breaker = BreakerSettings.model_validate(
+            {**endpoint.breaker.model_dump(), "recovery_timeout_s": config.breaker_recovery_s}
+        )
+        settings = settings.with_endpoint(endpoint.name, breaker=breaker)
+    return settings
+
+
+class CircuitWatch:
+    """ASGI wrapper around the simulator counting requests that reach an open circuit.
+
+    The gateway must never send a request to an endpoint whose breaker is open; this counts,
+    on the endpoint's side, every request that arrives while the gateway's breaker for that
+    endpoint (named by the request's host) reads open.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.gateway: ModelGateway | None = None
+        self.open_calls = 0
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """Count the request if its endpoint's circuit is open, then pass it on."""
+        if scope["type"] == "http" and self.gateway is not None:
+            host = dict(scope.get("headers") or []).get(b"host", b"").decode()
+            endpoint = host.split(":")[0].removesuffix(SIM_HOST_SUFFIX)
+            try:
+                state = self.gateway.breaker(endpoint).state
+            except KeyError:
+                state = None
+            if state is CircuitState.OPEN:
+                self.open_calls += 1
+        await self.app(scope, receive, send)
+
+
+def _simulator(row: ChaosRow, config: ChaosConfig) -> Simulator:
+    spec = FaultSpec.parse(row.faults).with_changes(seed=config.seed)
+    model = ErrorModel.ideal() if config.error_model == "ideal" else ErrorModel()
+    return Simulator(faults=spec, error_model=model)
+
+
+def _fresh_store(workdir: Path, name: str) -> Store:
+    path = workdir / f"{name}.db"
+    seed_store(path)
+    return Store(path)
+
+
+async def run_graph_row(
+    row: ChaosRow, tickets: Sequence[dict[str, Any]], config: ChaosConfig, workdir: Path
+) -> tuple[PipelineResult, dict[str, str | None], list[dict[str, Any]], Store]:
+    """Run the orchestrated graph on one row; return figures, statuses, ledger and store."""
+    from graphs.support import builder
+
+    sim = _simulator(row, config)
+    watch = CircuitWatch(create_app(sim))
+    gateway = ModelGateway(
+        chaos_settings(config, workdir / "graph-cache.db"), simulator=sim, app=watch
+    )
+    watch.gateway = gateway
+    store = _fresh_store(workdir, "graph")
+    graph = builder.compile(checkpointer=InMemorySaver(), name="support")
+    result = PipelineResult(tickets=len(tickets))
+    statuses: dict[str, str | None] = {}
+    threads: dict[str, str] = {}
+    every_thread: list[str] = []
+
+    async def invoke(payload: Any, thread_id: str) -> dict[str, Any]:
+        config_ = {"configurable": {"thread_id": thread_id}, "max_concurrency": 8}
+        try:
+            await graph.ainvoke(payload, config_)
+        except Exception:  # noqa: BLE001 - a crashed run is counted as lost, not hidden
+            return {"status": "failed"}
+        return dict((await graph.aget_state(config_)).values)
+
+    with use_store(store), use_gateway(gateway):
+        for delivery in range(row.deliveries):
+            for ticket in tickets:
+                tid = ticket["ticket_id"]
+                thread = f"{tid}-{delivery}-{uuid.uuid4().hex[:6]}"
+                started = time.perf_counter()
+                values = await invoke({"ticket": ticket}, thread)
+                result.latencies_ms.append((time.perf_counter() - started) * 1000)
+                every_thread.append(thread)
+                if delivery == 0:
+                    statuses[tid] = values.get("status")
+                    threads[tid] = thread
+        if row.recover:
+            sim.set_faults(FaultSpec(seed=config.seed))
+            await asyncio.sleep(config.breaker_recovery_s + 0.1)
+            for tid, thread in threads.items():
+                if statuses[tid] != "parked":
+                    continue
+                values = await invoke(Command(resume={"retry": True}), thread)
+                statuses[tid] = values.get("status")
+        for thread in every_thread:  # usage accumulates in each thread's state, resumes included
+            snapshot = await graph.aget_state({"configurable": {"thread_id": thread}})
+            usage = (snapshot.values or {}).get("usage") or {}
+            result.cost_usd += float(usage.get("cost_usd", 0.0))
+    ledger = store.all_refunds()
+    result.open_circuit_calls = watch.open_calls
+    result.early_429_retries = int(sim.stats()["early_retries"])
+    await gateway.aclose()
+    return result, statuses, ledger, store
+
+
+@dataclass
+class NaiveChain:
+    """The same workers in sequence with nothing between them: the baseline we measure against.
+
+    No gate checks an answer, nothing retries, no breaker or timeout guards a call, and the
+    ledger appends every refund it is asked for.
+    """
+
+    sim: Simulator
+    store: Store
+    ledger: list[dict[str, Any]] = field(default_factory=list)
+    tokens: Counter[str] = field(default_factory=Counter)
+
+    def __post_init__(self) -> None:
+        self._http = httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(self.sim)))
+
+    def _model(self, tier: str) -> ChatOpenAI:
+        return ChatOpenAI(
+            model=f"sim-{tier}",
+            base_url="http://naive.simulator.invalid/v1",
+            api_key="naive",
+            max_retries=0,
+            http_async_client=self._http,
+        )
+
+    async def _ask(self, tier: str, schema: type[BaseModel], messages: list[Any]) -> Any:
+        raw = (
+            await self._model(tier)
+            .with_structured_output(schema, method="json_schema", include_raw=True)
+            .ainvoke(messages)
+        )
+        usage = raw["raw"].usage_metadata or {}
+        self.tokens[f"{tier}:in"] += usage.get("input_tokens", 0)
+        self.tokens[f"{tier}:out"] += usage.get("output_tokens", 0)
+        if raw["parsed"] is None:
+            raise ValueError(f"unparseable answer: {raw['parsing_error']}")
+        return raw["parsed"]
+
+    async def handle(self, raw_ticket: dict[str, Any]) -> str:
+        """Process one ticket; return its status (exceptions propagate: the ticket is lost)."""
+        ticket = Ticket.model_validate(raw_ticket).model_dump(mode="json")
+        task: dict[str, Any] = {"feedback": []}
+        text = f"Subject: {ticket['subject']}\n\n{ticket['body']}"
+        intent = await self._ask(
+            "small",
+            IntentClassification,
+            agent_messages(task, CLASSIFY_INTENT_PROMPT, ticket=text),
+        )
+        entities = await self._ask(
+            "small", TicketEntities, agent_messages(task, EXTRACT_ENTITIES_PROMPT, ticket=text)
+        )
+        facts = build_facts(self.store, ticket, entities.model_dump(), RefundPolicy())
+        refund = None
+        if intent.intent in REFUND_INTENTS:
+            decision = await self._ask(
+                "large",
+                RefundDecision,
+                agent_messages(
+                    task,
+                    DECIDE_REFUND_PROMPT,
+                    ticket=text,
+                    entities=entities.model_dump(),
+                    facts=dict(facts),
+                ),
+            )
+            if decision.approve and decision.amount > 0:
+                order_id = entities.order_id or ""
+                refund = {
+                    "ticket_id": ticket["ticket_id"],
+                    "order_id": order_id.upper(),
+                    "amount": decision.amount,
+                    "currency": decision.currency,
+                    "issued_at": datetime.now(UTC).isoformat(),
+                }
+                self.ledger.append(refund)
+        outcome = {
+            "intent": intent.intent,
+            "decision": "approved" if refund else "none",
+            "denial_reason": None,
+            "refund": {"issued": True, "amount": refund["amount"], "currency": refund["currency"]}
+            if refund
+            else None,
+            "order_status": (facts["order"] or {}).get("status"),
+            "escalated": False,
+        }
+        await self._ask(
+            "small",
+            ReplyDraft,
+            agent_messages(
+                task,
+                DRAFT_REPLY_PROMPT,
+                ticket=text,
+                classification=intent.model_dump(),
+                outcome=outcome,
+            ),
+        )
+        return "resolved"
+
+    def cost_usd(self, prices: Mapping[str, tuple[float, float]]) -> float:
+        """Spend at the registry's prices (USD per million tokens, by tier)."""
+        total = 0.0
+        for tier, (price_in, price_out) in prices.items():
+            total += self.tokens[f"{tier}:in"] * price_in / 1e6
+            total += self.tokens[f"{tier}:out"] * price_out / 1e6
+        return total
+
+    async def aclose(self) -> None:
+        """Close the HTTP client."""
+        await self._http.aclose()
+
+
+def _tier_prices(settings: GatewaySettings) -> dict[str, tuple[float, float]]:
+    prices: dict[str, tuple[float, float]] = {}
+    for endpoint in settings.profile.endpoints:
+        prices.setdefault(endpoint.tier, (endpoint.price_in_per_mtok, endpoint.price_out_per_mtok))
+    return prices
+
+
+async def run_naive_row(
+    row: ChaosRow, tickets: Sequence[dict[str, Any]], config: ChaosConfig, workdir: Path
+) -> tuple[PipelineResult, dict[str, str | None], list[dict[str, Any]], Store]:
+    """Run the naive chain on one row; return figures, statuses, ledger and store."""
+    sim = _simulator(row, config)
+    store = _fresh_store(workdir, "naive")
+    chain = NaiveChain(sim, store)
+    result = PipelineResult(tickets=len(tickets))
+    statuses: dict[str, str | None] = {}
+    for delivery in range(row.deliveries):
+        for ticket in tickets:
+            started = time.perf_counter()
+            try:
+                status: str | None = await chain.handle(ticket)
+            except Exception:  # noqa: BLE001 - the naive chain loses whatever fails
+                status = "rejected" if _malformed(ticket) else None
+            result.latencies_ms.append((time.perf_counter() - started) * 1000)
+            if delivery == 0:
+                statuses[ticket["ticket_id"]] = status
+    if row.recover:  # nothing to resume: lost tickets stay lost
+        sim.set_faults(FaultSpec(seed=config.seed))
+    result.cost_usd = chain.cost_usd(_tier_prices(GatewaySettings.from_env({})))
+    result.early_429_retries = int(sim.stats()["early_retries"])
+    await chain.aclose()
+    return result, statuses, chain.ledger, store
+
+
+def _malformed(ticket: Mapping[str, Any]) -> bool:
+    try:
+        Ticket.model_validate(ticket)
+    except ValueError:
+        return True
+    return False
+
+
+def _score(
+    result: PipelineResult,
+    statuses: Mapping[str, str | None],
+    ledger: list[dict[str, Any]],
+    store: Store,
+    tickets: Sequence[dict[str, Any]],
+    truth: Mapping[str, Mapping[str, Any]],
+) -> PipelineResult:
+    refunded: dict[str, float] = {}
+    for refund in ledger:
+        refunded[refund["ticket_id"]] = refunded.get(refund["ticket_id"], 0.0) + refund["amount"]
+    for ticket in tickets:
+        tid = ticket["ticket_id"]
+        result.outcomes[judge_outcome(statuses.get(tid), refunded.get(tid), truth[tid])] += 1
+    customers = {t["ticket_id"]: t.get("customer_id", "") for t in tickets}
+    result.policy_violations = audit_refunds(ledger, store.get_order, customers)
+    result.duplicate_refunds = duplicate_refunds(ledger)
+    return result
+
+
+async def run_row(
+    row: ChaosRow,
+    tickets: Sequence[dict[str, Any]],
+    truth: Mapping[str, Mapping[str, Any]],
+    config: ChaosConfig,
+) -> RowResult:
+    """Run both pipelines on one row, each on a fresh store."""
+    with tempfile.TemporaryDirectory(prefix="conductor-chaos-") as tmp:
+        workdir = Path(tmp)
+        scored: list[PipelineResult] = []
+        runner: Callable[..., Awaitable[Any]]
+        for runner in (run_graph_row, run_naive_row):
+            result, statuses, ledger, store = await runner(row, tickets, config, workdir)
+            scored.append(_score(result, statuses, ledger, store, tickets, truth))
+            store.close()
+    return RowResult(row, scored[0], scored[1])
+
+
+async def run_matrix(
+    rows: Sequence[ChaosRow] = ROWS,
+    *,
+    tickets: int | None = None,
+    config: ChaosConfig = ChaosConfig(),
+    on_row: Callable[[RowResult], None] | None = None,
+) -> list[RowResult]:
+    """Run the matrix on the example tickets (the first `tickets` of them).
+
+    Raises:
+        ValueError: When more tickets are asked for than the example set holds.
+    """
+    all_tickets = load_jsonl(EXAMPLE_TICKETS)
+    if tickets is not None and not 1 <= tickets <= len(all_tickets):
+        raise ValueError(f"--tickets must be between 1 and {len(all_tickets)}, got {tickets}")
+    chosen = all_tickets[: tickets or len(all_tickets)]
+    truth = load_truth()
+    results = []
+    for row in rows:
+        result = await run_row(row, chosen, truth, config)
+        results.append(result)
+        if on_row is not None:
+            on_row(result)
+    return results
+
+
+def matrix_table(results: Sequence[RowResult], config: ChaosConfig, tickets: int) -> Any:
+    """The matrix as a rich table: one line per row and pipeline."""
+    from rich.table import Table
+
+    table = Table(
+        title=(
+            f"chaos matrix on the SIMULATED endpoint: {tickets} tickets, seed {config.seed}, "
+            f"error model {config.error_model}, agent timeout {config.agent_timeout_s}s, "
+            f"breaker recovery {config.breaker_recovery_s}s"
+        )
+    )
+    columns = (
+        "faults",
+        "pipeline",
+        "correct",
+        "escalated",
+        "parked",
+        "wrong",
+        "lost",
+        "policy viol.",
+        "dup. refunds",
+        "open-circuit calls",
+        "early 429 retries",
+        "p95 ms",
+        "cost USD",
+    )
+    for column in columns:
+        table.add_column(column, justify="left" if column in ("faults", "pipeline") else "right")
+    for result in results:
+        for name, figures in (("graph", result.graph), ("naive", result.naive)):
+            outcomes = figures.outcomes
+            table.add_row(
+                result.row.name if name == "graph" else "",
+                name,
+                str(outcomes["correct"]),
+                str(outcomes["escalated"]),
+                str(outcomes["parked"]),
+                f"{outcomes['wrong']} ({figures.wrong_rate:.0%})",
+                str(outcomes["lost"]),
+                str(len(figures.policy_violations)),
+                str(figures.duplicate_refunds),
+                "-" if figures.open_circuit_calls is None else str(figures.open_circuit_calls),
+                str(figures.early_429_retries),
+                f"{figures.p95_ms:.0f}",
+                f"{figures.cost_usd:.4f}",
+            )
+        table.add_section()
+    return table
