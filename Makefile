@@ -7,7 +7,7 @@ DB ?= var/conductor.db
 HOST ?= 127.0.0.1
 PORT ?= 2024
 
-.PHONY: install seed dev test lint format eval bench chaos clean
+.PHONY: install seed dev test lint format chaos clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,12 +33,6 @@ lint: install
 format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
-
-eval: seed
-	$(BIN)/conductor eval
-
-bench: seed
-	$(BIN)/conductor bench
 
 chaos: seed
 	$(BIN)/conductor chaos

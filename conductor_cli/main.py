@@ -19,6 +19,7 @@ from store.db import Store
 from telemetry.logging import configure_logging
 
 DEFAULT_METRICS_FILE = Path("var/last-run.prom")
+DEFAULT_LOG_FILE = Path("var/logs/conductor.jsonl")
 
 console = Console(stderr=True)
 out = Console()
@@ -39,6 +40,11 @@ def _add_store_args(parser: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(prog="conductor", description=__doc__)
+    parser.add_argument(
+        "--log-file",
+        default=str(DEFAULT_LOG_FILE),
+        help=f"JSON-lines log of the command (default {DEFAULT_LOG_FILE}; '-' for stderr)",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     seed = sub.add_parser("seed", help="create and fill the local store (idempotent)")
@@ -322,8 +328,13 @@ ASYNC_COMMANDS = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `conductor` console script."""
-    configure_logging()
     args = build_parser().parse_args(argv)
+    if args.log_file == "-":
+        configure_logging()
+    else:
+        log_path = Path(args.log_file)
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        configure_logging(stream=log_path.open("a", encoding="utf-8", buffering=1))
     try:
         if args.command in ASYNC_COMMANDS:
             return asyncio.run(_closing(ASYNC_COMMANDS[args.command], args))

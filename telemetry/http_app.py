@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import prometheus_client
@@ -73,6 +76,20 @@ async def healthz(request: Request) -> JSONResponse:
     return JSONResponse(circuit_health())
 
 
+@asynccontextmanager
+async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    """At server start, build the model gateway so its startup line names the profile.
+
+    The line says which endpoints serve each tier and whether they are the simulated
+    endpoint (`model_gateway_ready ... simulated=true`). The registry file is read in a
+    thread: the server forbids blocking I/O on its event loop.
+    """
+    from gateway.gateway import get_gateway
+
+    await asyncio.to_thread(get_gateway)
+    yield
+
+
 def create_app() -> Starlette:
     """The Starlette app `langgraph.json` mounts (`"http": {"app": ...}`).
 
@@ -82,6 +99,7 @@ def create_app() -> Starlette:
     """
     expose_in(prometheus_client.REGISTRY)
     return Starlette(
+        lifespan=lifespan,
         routes=[
             Route("/metrics", metrics, methods=["GET"]),
             Route("/conductor/metrics", metrics, methods=["GET"]),
