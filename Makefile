@@ -6,6 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 DB ?= var/conductor.db
 HOST ?= 127.0.0.1
 PORT ?= 2024
+DEV_FLAGS ?=
 
 .PHONY: install seed dev test lint format chaos clean
 
@@ -21,7 +22,7 @@ seed: install
 	$(BIN)/conductor seed --db $(DB)
 
 dev: seed
-	$(BIN)/langgraph dev --no-browser --host $(HOST) --port $(PORT)
+	$(BIN)/langgraph dev --no-browser --host $(HOST) --port $(PORT) $(DEV_FLAGS)
 
 test: seed
 	$(BIN)/pytest

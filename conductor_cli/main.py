@@ -6,7 +6,8 @@ import argparse
 import asyncio
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -110,10 +111,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _open_store(path: Path | None) -> Store:
+@contextmanager
+def _store_for(path: Path | None) -> Iterator[Store]:
+    """Open the local store (default `CONDUCTOR_DB` or var/conductor.db) as the process's store."""
     target = path or store_path_from_env()
     target.parent.mkdir(parents=True, exist_ok=True)
-    return Store(target)
+    with Store(target) as store, use_store(store):
+        yield store
 
 
 def _compile(checkpointer: Any) -> Any:
@@ -150,14 +154,13 @@ async def cmd_run(args: argparse.Namespace) -> int:
     if args.metrics_port is not None:
         server, _ = start_metrics_server(args.metrics_port)
         console.print(f"metrics on http://127.0.0.1:{server.server_port}/metrics")
-    store = _open_store(args.db)
-    with use_store(store):
+    with _store_for(args.db) as store:
         async with open_checkpointer(args.checkpoints) as saver:
             graph = _compile(saver)
             result = await run_batch(
                 graph, store, args.input, args.out, concurrency=args.concurrency, console=console
             )
-    out.print(summary_table(result, store, title=f"support batch: {args.input}"))
+        out.print(summary_table(result, store, title=f"support batch: {args.input}"))
     out.print(f"wrote {len(result.records)} results to {args.out}")
     args.metrics_file.parent.mkdir(parents=True, exist_ok=True)
     args.metrics_file.write_bytes(render_latest())
@@ -168,14 +171,16 @@ async def cmd_escalations(args: argparse.Namespace) -> int:
     """List runs waiting on a reviewer."""
     from conductor_cli.reviews import list_waiting
 
-    store = _open_store(args.db)
-    async with open_checkpointer(args.checkpoints) as saver:
-        waiting = await list_waiting(_compile(saver), store, "review")
+    with _store_for(args.db) as store:
+        async with open_checkpointer(args.checkpoints) as saver:
+            waiting = await list_waiting(_compile(saver), store, "review")
     if args.json:
         out.print_json(json.dumps(waiting, default=str))
         return 0
     table = Table(title=f"pending reviews: {len(waiting)}")
-    for column in ("thread_id", "ticket", "reason", "proposed refund", "error"):
+    width = max((len(row["thread_id"]) for row in waiting), default=9)
+    table.add_column("thread_id", no_wrap=True, min_width=width)  # copied into `resume`
+    for column in ("ticket", "reason", "proposed refund", "error"):
         table.add_column(column)
     for row in waiting:
         packet = row["packet"]
@@ -200,8 +205,7 @@ async def cmd_resume(args: argparse.Namespace) -> int:
     if args.parked == bool(args.thread_id):
         console.print("[red]give either THREAD_ID with --decision, or --parked")
         return 2
-    store = _open_store(args.db)
-    with use_store(store):
+    with _store_for(args.db) as store:
         async with open_checkpointer(args.checkpoints) as saver:
             graph = _compile(saver)
             if args.parked:
@@ -329,12 +333,19 @@ ASYNC_COMMANDS = {
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `conductor` console script."""
     args = build_parser().parse_args(argv)
-    if args.log_file == "-":
-        configure_logging()
-    else:
-        log_path = Path(args.log_file)
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        configure_logging(stream=log_path.open("a", encoding="utf-8", buffering=1))
+    with ExitStack() as stack:
+        if args.log_file == "-":
+            configure_logging()
+        else:
+            log_path = Path(args.log_file)
+            log_path.parent.mkdir(parents=True, exist_ok=True)
+            stream = stack.enter_context(log_path.open("a", encoding="utf-8", buffering=1))
+            configure_logging(stream=stream)
+            stack.callback(configure_logging, stream=sys.stderr)
+        return _dispatch(args)
+
+
+def _dispatch(args: argparse.Namespace) -> int:
     try:
         if args.command in ASYNC_COMMANDS:
             return asyncio.run(_closing(ASYNC_COMMANDS[args.command], args))

@@ -1,0 +1,333 @@
+"""The `conductor` command line, driven in-process on a temporary store and checkpoints.
+
+Each command runs as `conductor_cli.main.main([...])` would from a shell: its own event loop,
+the process-wide simulator (`get_default_simulator()`, which `--faults` changes) and the
+process's gateway (`get_gateway()`, swapped here for one with a private cache file and a
+clock the test controls, so that open circuits recover when the test says so).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conductor_cli.main import main
+from gateway.gateway import ModelGateway, use_gateway
+from gateway.registry import GatewaySettings
+from simulator.engine import Simulator, get_default_simulator
+from simulator.faults import FaultSpec
+from store.db import Store
+from telemetry.logging import capture_log_lines
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "examples" / "tickets.jsonl"
+KNOWN_STATUSES = {"resolved", "escalated", "rejected", "parked", "failed"}
+OUT_FIELDS = {
+    "ticket_id",
+    "thread_id",
+    "status",
+    "intent",
+    "refund",
+    "reply",
+    "escalation_reason",
+    "cost_usd",
+    "latency_ms",
+    "errors",
+}
+
+
+class FakeClock:
+    """The gateway's monotonic clock: sleeps pass at once, the test moves it forward."""
+
+    def __init__(self) -> None:
+        self.now = 80_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        wake = self.now + max(seconds, 0.0)
+        await asyncio.sleep(0)
+        self.now = max(self.now, wake)
+
+
+@dataclass
+class Cli:
+    """Runs `conductor` commands in-process against one temporary store and checkpoint file."""
+
+    tmp: Path
+    capsys: pytest.CaptureFixture[str]
+    sim: Simulator
+    gateway: ModelGateway
+    clock: FakeClock
+
+    @property
+    def db(self) -> Path:
+        return self.tmp / "conductor.db"
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.tmp / "checkpoints.db"
+
+    def __call__(self, *args: str | Path, store_args: bool = True) -> tuple[int, str, str]:
+        """Run one command; return its exit code, stdout and stderr."""
+        argv = [str(a) for a in args]
+        if store_args:
+            argv += ["--db", str(self.db), "--checkpoints", str(self.checkpoints)]
+        self.capsys.readouterr()
+        # `main` points Conductor's log lines at its --log-file (var/logs/conductor.jsonl);
+        # the capture block puts the process's log settings back afterwards.
+        with capture_log_lines(level="WARNING"):
+            code = main(argv)
+        captured = self.capsys.readouterr()
+        return code, captured.out, captured.err
+
+    def seed(self) -> None:
+        code, out, _ = self("seed", "--db", self.db, store_args=False)
+        assert code == 0, out
+
+    def run(self, tickets: Path, out: Path, *extra: str) -> list[dict[str, Any]]:
+        code, stdout, stderr = self("run", "support", tickets, "--out", out, *extra)
+        assert code == 0, stdout + stderr
+        return [json.loads(line) for line in out.read_text().splitlines()]
+
+    def ledger(self) -> list[dict[str, Any]]:
+        with Store(self.db) as store:
+            return [dict(row) for row in store.all_refunds()]
+
+    def escalations(self) -> list[dict[str, Any]]:
+        code, out, err = self("escalations", "--json")
+        assert code == 0, err
+        return json.loads(out)
+
+    def policy_violations(self, tickets: Path, approved_by_human: set[str]) -> list[str]:
+        """Every ledger refund checked against the refund policy, independently of the gates."""
+        customers = {t["ticket_id"]: t.get("customer_id") for t in read_tickets(tickets)}
+        today = datetime.now(UTC).date()
+        problems = []
+        with Store(self.db) as store:
+            refunds = store.all_refunds()
+            for order_id, n in Counter(r["order_id"] for r in refunds).items():
+                if n > 1:
+                    problems.append(f"{order_id}: refunded {n} times")
+            for tid, n in Counter(r["ticket_id"] for r in refunds).items():
+                if n > 1:
+                    problems.append(f"{tid}: {n} refunds")
+            for refund in refunds:
+                where = f"{refund['ticket_id']}/{refund['order_id']}"
+                order = store.get_order(refund["order_id"])
+                if order is None:
+                    problems.append(f"{where}: no such order")
+                    continue
+                cents = round(refund["amount"] * 100)
+                if order["customer_id"] != customers.get(refund["ticket_id"]):
+                    problems.append(f"{where}: not the writer's order")
+                if order["status"] not in ("delivered", "damaged", "lost"):
+                    problems.append(f"{where}: order status {order['status']}")
+                if (today - date.fromisoformat(order["ordered_at"])).days > 90:
+                    problems.append(f"{where}: order older than 90 days")
+                if cents > round(order["total"] * 100):
+                    problems.append(f"{where}: above the order total")
+                if cents > 5000 and refund["ticket_id"] not in approved_by_human:
+                    problems.append(f"{where}: {refund['amount']} above 50.00, not approved")
+        return problems
+
+
+def read_tickets(path: Path) -> list[dict[str, Any]]:
+    tickets = []
+    for line in path.read_text().splitlines():
+        try:
+            ticket = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(ticket, dict):
+            tickets.append(ticket)
+    return tickets
+
+
+def write_subset(path: Path, ids: list[str]) -> Path:
+    by_id = {t["ticket_id"]: t for t in read_tickets(EXAMPLES)}
+    path.write_text("".join(json.dumps(by_id[tid]) + "\n" for tid in ids))
+    return path
+
+
+@pytest.fixture
+def cli(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Iterator[Cli]:
+    # Whatever a command writes to its default paths (var/...) lands in the temp dir.
+    monkeypatch.chdir(tmp_path)
+    sim = get_default_simulator()
+    saved = sim.faults
+    sim.set_faults(FaultSpec())
+    sim.reset()
+    clock = FakeClock()
+    settings = GatewaySettings.from_env({"CONDUCTOR_CACHE_DB": str(tmp_path / "cache.db")})
+    gateway = ModelGateway(settings, simulator=sim, clock=clock, sleep=clock.sleep)
+    try:
+        with use_gateway(gateway):
+            yield Cli(tmp_path, capsys, sim, gateway, clock)
+    finally:
+        sim.set_faults(saved)
+        sim.reset()
+        asyncio.run(gateway.aclose())
+
+
+def test_seed_fills_a_realistic_store(cli: Cli) -> None:
+    code, out, _ = cli("seed", "--db", cli.db, store_args=False)
+    assert code == 0
+    counts = dict(re.findall(r"(customers|orders)=(\d+)", out))
+    assert int(counts["customers"]) >= 50 and int(counts["orders"]) >= 200
+    with Store(cli.db) as store:
+        assert store.count_customers() == int(counts["customers"])
+        assert store.count_orders() == int(counts["orders"])
+        statuses = {
+            order["status"]
+            for n in range(1, store.count_customers() + 1)
+            for order in store.orders_for_customer(f"C{n:03d}")
+        }
+    assert {"delivered", "damaged", "lost", "processing", "cancelled"} <= statuses
+    assert cli("seed", "--db", cli.db, store_args=False)[0] == 0, "seeding again is harmless"
+    with Store(cli.db) as store:
+        assert store.count_orders() == int(counts["orders"])
+
+
+def test_run_accounts_for_every_ticket_and_a_rerun_refunds_nothing_more(cli: Cli) -> None:
+    cli.seed()
+    lines = [line for line in EXAMPLES.read_text().splitlines() if line.strip()]
+    records = cli.run(EXAMPLES, cli.tmp / "out.jsonl", "--concurrency", "8")
+    assert len(records) == len(lines)
+    assert [r["ticket_id"] for r in records] == [json.loads(line)["ticket_id"] for line in lines]
+    for record in records:
+        assert set(record) == OUT_FIELDS, record
+        assert record["status"] in KNOWN_STATUSES, record
+    by_id = {r["ticket_id"]: r for r in records}
+    malformed = by_id["T-037"]
+    assert malformed["status"] == "rejected"
+    assert any("ticket.channel" in error for error in malformed["errors"]), malformed
+    assert by_id["T-001"]["refund"]["issued"] is True
+    assert cli.policy_violations(EXAMPLES, approved_by_human=set()) == []
+    ledger = cli.ledger()
+    assert ledger, "the examples include refunds within the auto-approve limit"
+    issued = {r["ticket_id"] for r in records if (r["refund"] or {}).get("issued")}
+    assert issued == {row["ticket_id"] for row in ledger}
+
+    again = cli.run(EXAMPLES, cli.tmp / "out-again.jsonl", "--concurrency", "8")
+    assert len(again) == len(lines)
+    assert cli.ledger() == ledger, "running the same file again issued another refund"
+    assert {r["thread_id"] for r in again}.isdisjoint({r["thread_id"] for r in records})
+
+
+def test_a_faulty_run_still_accounts_for_every_ticket(cli: Cli) -> None:
+    cli.seed()
+    spec = "error_rate=0.2,garbage_rate=0.1,implausible_rate=0.1,seed=1"
+    code, stdout, stderr = cli(
+        "run", "support", EXAMPLES, "--out", cli.tmp / "out.jsonl", "--faults", spec
+    )
+    assert code == 0, stdout + stderr
+    records = [json.loads(line) for line in (cli.tmp / "out.jsonl").read_text().splitlines()]
+    assert len(records) == len(read_tickets(EXAMPLES))
+    assert all(r["status"] in KNOWN_STATUSES for r in records)
+    outcomes = cli.sim.stats()["outcomes"]
+    assert outcomes.get("garbage") and outcomes.get("implausible"), outcomes
+    assert outcomes.get("error_500", 0) + outcomes.get("error_503", 0) > 0, outcomes
+    assert cli.policy_violations(EXAMPLES, approved_by_human=set()) == []
+    assert "tickets in / out" in stdout and "37 / 37" in stdout
+
+
+def test_a_line_that_is_not_json_is_rejected_and_the_others_go_on(cli: Cli) -> None:
+    cli.seed()
+    good = read_tickets(EXAMPLES)
+    tickets = cli.tmp / "mixed.jsonl"
+    tickets.write_text(
+        json.dumps(good[0]) + "\n" + '{"ticket_id": "T-BROKEN", "body": \n' + json.dumps(good[7])
+    )
+    records = cli.run(tickets, cli.tmp / "out.jsonl")
+    assert [r["status"] for r in records] == ["resolved", "rejected", "resolved"]
+    broken = records[1]
+    assert broken["thread_id"] is None
+    assert any("line 2" in e and "invalid JSON" in e for e in broken["errors"]), broken
+
+
+def test_a_reviewer_resumes_an_escalation_and_a_bad_answer_is_refused(cli: Cli) -> None:
+    cli.seed()
+    tickets = write_subset(cli.tmp / "tickets.jsonl", ["T-001", "T-002", "T-018"])
+    records = {r["ticket_id"]: r for r in cli.run(tickets, cli.tmp / "out.jsonl")}
+    assert records["T-002"]["status"] == "escalated"
+
+    pending = {row["item_id"]: row for row in cli.escalations()}
+    assert pending["T-002"]["packet"]["reason"] == "refund_above_auto_limit"
+    assert pending["T-002"]["packet"]["proposed_refund"]["amount"] == 120.0
+    assert pending["T-002"]["thread_id"] == records["T-002"]["thread_id"]
+    code, table, _ = cli("escalations")
+    assert code == 0 and "T-002" in table and "pending reviews" in table
+    ledger = cli.ledger()
+    thread = records["T-002"]["thread_id"]
+
+    code, out, err = cli("resume", thread, "--decision", "edit", "--amount", "100000")
+    assert code == 1
+    assert "resume refused" in err and "exceeds the order total" in err, err
+    still = {row["item_id"]: row for row in cli.escalations()}
+    assert "T-002" in still and "exceeds the order total" in still["T-002"]["packet"]["error"]
+    assert cli.ledger() == ledger
+
+    code, out, err = cli("resume", thread, "--decision", "approve", "--note", "checked")
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["ticket_id"] == "T-002" and result["status"] == "resolved"
+    assert result["refund"]["issued"] is True and result["refund"]["amount"] == 120.0
+    assert "T-002" not in {row["item_id"] for row in cli.escalations()}
+    assert len(cli.ledger()) == len(ledger) + 1
+    assert cli.policy_violations(tickets, approved_by_human={"T-002"}) == []
+
+    # The review is done: resuming the thread again is refused and refunds nothing.
+    code, _, err = cli("resume", thread, "--decision", "approve")
+    assert code == 1 and "no pending interrupt" in err
+    assert len(cli.ledger()) == len(ledger) + 1
+
+
+def test_resume_parked_resumes_the_runs_a_total_outage_parked(cli: Cli) -> None:
+    cli.seed()
+    ids = ["T-001", "T-002", "T-004", "T-008", "T-029", "T-037"]
+    tickets = write_subset(cli.tmp / "tickets.jsonl", ids)
+    records = {
+        r["ticket_id"]: r for r in cli.run(tickets, cli.tmp / "out.jsonl", "--faults", "down=all")
+    }
+    assert records.pop("T-037")["status"] == "rejected"
+    assert {r["status"] for r in records.values()} == {"parked"}
+    assert cli.ledger() == []
+
+    # Still down, every circuit open: nothing is resumed, nothing is sent.
+    sent = cli.sim.stats()["requests_total"]
+    code, out, _ = cli("resume", "--parked")
+    assert code == 0 and f"resumed 0 parked run(s); {len(records)} still waiting" in out
+    assert cli.sim.stats()["requests_total"] == sent
+
+    # The providers are back (a new process reads no CONDUCTOR_FAULTS) and the circuits'
+    # 30 s recovery has passed: every parked run is resumed, once.
+    cli.sim.set_faults(FaultSpec())
+    cli.clock.now += 31
+    code, out, err = cli("resume", "--parked")
+    assert code == 0, err
+    assert f"resumed {len(records)} parked run(s); 0 still waiting" in out
+    with Store(cli.db) as store:
+        statuses = {run["item_id"]: run["status"] for run in store.list_runs("support")}
+    assert "parked" not in statuses.values()
+    assert statuses["T-001"] == statuses["T-004"] == statuses["T-008"] == "resolved"
+    assert statuses["T-002"] == "escalated"
+    ledger = cli.ledger()
+    assert sorted(row["ticket_id"] for row in ledger) == ["T-001", "T-004"]
+    assert cli.policy_violations(tickets, approved_by_human=set()) == []
+
+    code, out, _ = cli("resume", "--parked")
+    assert code == 0 and "resumed 0 parked run(s); 0 still waiting" in out
+    assert cli.ledger() == ledger

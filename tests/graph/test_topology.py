@@ -1,0 +1,48 @@
+"""The support graph's topology, pinned: a change of nodes or edges must be deliberate."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+SNAPSHOT = Path(__file__).with_name("support_topology.mmd")
+UPDATE_ENV = "CONDUCTOR_UPDATE_SNAPSHOTS"
+REGENERATE = (
+    f"If the change is intended, regenerate the snapshot and commit it:\n"
+    f"    {UPDATE_ENV}=1 .venv/bin/pytest tests/graph/test_topology.py\n"
+    f'(or: .venv/bin/python -c "from graphs.support import graph; '
+    f"open('{SNAPSHOT.relative_to(SNAPSHOT.parents[2])}', 'w')"
+    f'.write(graph.get_graph().draw_mermaid())")'
+)
+
+
+def test_support_topology_matches_the_snapshot() -> None:
+    from graphs.support import graph
+
+    drawn = graph.get_graph().draw_mermaid()
+    if os.environ.get(UPDATE_ENV) == "1":
+        SNAPSHOT.write_text(drawn, encoding="utf-8")
+    stored = SNAPSHOT.read_text(encoding="utf-8")
+    assert drawn == stored, (
+        f"The support graph's topology differs from {SNAPSHOT.name}.\n{REGENERATE}"
+    )
+
+
+def test_the_snapshot_shows_every_route_of_the_supervisor() -> None:
+    """The supervisor's `Command` destinations are visible edges (what Studio draws)."""
+    stored = SNAPSHOT.read_text(encoding="utf-8")
+    for target in (
+        "plan_subtasks",
+        "classify_intent",
+        "extract_entities",
+        "gather_context",
+        "decide_refund",
+        "draft_reply",
+        "escalate_to_human",
+        "park_run",
+        "issue_refund",
+        "finalize_run",
+    ):
+        assert f"supervise -.-> {target};" in stored, target
+    for worker in ("classify_intent", "extract_entities", "decide_refund", "draft_reply"):
+        assert f"{worker} --> validate_outputs;" in stored, worker
