@@ -227,6 +227,7 @@ def summary_table(result: BatchResult, store: Store, title: str = "support batch
         table.add_row(f"status {status}", str(statuses.get(status, 0)))
     table.add_row("refunds issued", str(len(issued)))
     table.add_row("policy violations (ledger audit)", str(len(batch_violations(result, store))))
+    table.add_row("refunds in the ledger (whole store)", str(store.count_refunds()))
     for currency, amount in sorted(by_currency.items()):
         table.add_row(f"refunded {currency}", f"{amount:.2f}")
     for reason, count in sorted(reasons.items()):
