@@ -4,25 +4,18 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from simulator.draws import Draws
 from simulator.heuristics import CURRENCIES, DENIAL_CODES, find_amount, requested_amount
 from simulator.sections import PromptContext
+from state.schemas import Intent
 
 CorruptionKind = Literal["wrong_label", "wrong_field", "invented_value", "implausible"]
 Corruption = Callable[[dict[str, Any], PromptContext, Draws], dict[str, Any] | None]
 """Takes a copy of the answer; returns the corrupted answer, or None when it does not apply."""
 
-INTENTS = (
-    "refund_request",
-    "damaged_item",
-    "late_delivery",
-    "order_status",
-    "account_access",
-    "general_question",
-    "other",
-)
+INTENTS: tuple[str, ...] = get_args(Intent)
 
 
 def invented_order_id(ctx: PromptContext, draws: Draws, purpose: str = "invent:order") -> str:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fakes import FakeClock
 
 from conductor_cli.main import main
 from gateway.gateway import ModelGateway, use_gateway
@@ -43,21 +44,6 @@ OUT_FIELDS = {
     "latency_ms",
     "errors",
 }
-
-
-class FakeClock:
-    """The gateway's monotonic clock: sleeps pass at once, the test moves it forward."""
-
-    def __init__(self) -> None:
-        self.now = 80_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        wake = self.now + max(seconds, 0.0)
-        await asyncio.sleep(0)
-        self.now = max(self.now, wake)
 
 
 @dataclass

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fakes import FakeClock
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command
 
@@ -77,21 +78,6 @@ KNOWN_STATUSES = {"resolved", "escalated", "rejected", "parked", "failed"}
 ELIGIBLE_STATUSES = {"delivered", "damaged", "lost"}
 MAX_AGE_DAYS = 90
 AUTO_APPROVE_CENTS = 5000
-
-
-class FakeClock:
-    """A monotonic clock whose sleeps pass at once; tests move it to let breakers recover."""
-
-    def __init__(self) -> None:
-        self.now = 50_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        wake = self.now + max(seconds, 0.0)
-        await asyncio.sleep(0)
-        self.now = max(self.now, wake)
 
 
 @dataclass

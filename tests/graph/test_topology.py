@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import get_args
+
+from nodes.supervisor import SupervisorTarget
 
 SNAPSHOT = Path(__file__).with_name("support_topology.mmd")
 UPDATE_ENV = "CONDUCTOR_UPDATE_SNAPSHOTS"
@@ -31,18 +34,7 @@ def test_support_topology_matches_the_snapshot() -> None:
 def test_the_snapshot_shows_every_route_of_the_supervisor() -> None:
     """The supervisor's `Command` destinations are visible edges (what Studio draws)."""
     stored = SNAPSHOT.read_text(encoding="utf-8")
-    for target in (
-        "plan_subtasks",
-        "classify_intent",
-        "extract_entities",
-        "gather_context",
-        "decide_refund",
-        "draft_reply",
-        "escalate_to_human",
-        "park_run",
-        "issue_refund",
-        "finalize_run",
-    ):
+    for target in get_args(SupervisorTarget):
         assert f"supervise -.-> {target};" in stored, target
     for worker in ("classify_intent", "extract_entities", "decide_refund", "draft_reply"):
         assert f"{worker} --> validate_outputs;" in stored, worker

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import structlog
+from fakes import FakeClock
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from langchain_core.runnables import RunnableLambda
@@ -40,23 +41,6 @@ TICKET = "<ticket>Order ORD-10002 arrived broken. Please refund $120.</ticket>"
 
 def messages(text: str = TICKET) -> list[BaseMessage]:
     return [SystemMessage("Answer with the requested JSON."), HumanMessage(text)]
-
-
-class FakeClock:
-    """A monotonic clock whose sleeps pass instantly (shared by the gateway and simulator)."""
-
-    def __init__(self) -> None:
-        self.now = 10_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        # Concurrent sleepers share the time line: the clock moves to the latest wake-up,
-        # it does not add every sleeper's wait.
-        wake = self.now + seconds
-        await asyncio.sleep(0)
-        self.now = max(self.now, wake)
 
 
 class RecordingApp:

@@ -3,16 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from fakes import FakeClock
 
 from gateway.breaker import CircuitBreaker, CircuitState, Permit
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

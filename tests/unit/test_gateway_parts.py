@@ -8,6 +8,7 @@ from email.utils import formatdate
 from pathlib import Path
 
 import pytest
+from fakes import FakeClock
 from langchain_core.messages import HumanMessage, SystemMessage
 
 from gateway.cache import ResponseCache, cache_key
@@ -21,15 +22,6 @@ from gateway.secrets import (
     SimSecretProvider,
 )
 from state.schemas import IntentClassification, RefundDecision
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 50.0
-
-    def __call__(self) -> float:
-        return self.now
-
 
 # --- token buckets ---------------------------------------------------------------------------
 
