@@ -267,19 +267,20 @@ class NaiveChain:
 
     def __post_init__(self) -> None:
         self._http = httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(self.sim)))
-
-    def _model(self, tier: str) -> ChatOpenAI:
-        return ChatOpenAI(
-            model=f"sim-{tier}",
-            base_url="http://naive.simulator.invalid/v1",
-            api_key="naive",
-            max_retries=0,
-            http_async_client=self._http,
-        )
+        self._models = {
+            tier: ChatOpenAI(
+                model=f"sim-{tier}",
+                base_url="http://naive.simulator.invalid/v1",
+                api_key="naive",
+                max_retries=0,
+                http_async_client=self._http,
+            )
+            for tier in ("small", "large")
+        }
 
     async def _ask(self, tier: str, schema: type[BaseModel], messages: list[Any]) -> Any:
         raw = (
-            await self._model(tier)
+            await self._models[tier]
             .with_structured_output(schema, method="json_schema", include_raw=True)
             .ainvoke(messages)
         )
