@@ -10,8 +10,9 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+from langchain_core.runnables import RunnableConfig
 from langgraph.graph.state import CompiledStateGraph
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -36,13 +37,11 @@ def thread_id_for(ticket_id: str) -> str:
     return f"support-{slug}-{uuid.uuid4().hex[:8]}"
 
 
-def run_config(thread_id: str, ticket_id: str) -> dict[str, Any]:
+def run_config(thread_id: str, ticket_id: str) -> RunnableConfig:
     """The RunnableConfig of one ticket's run (metadata and tags reach LangSmith)."""
     profile = get_gateway().settings.profile_name
-    return {
-        **graph_run_config("support", thread_id, profile=profile, ticket_id=ticket_id),
-        "max_concurrency": PER_RUN_MAX_CONCURRENCY,
-    }
+    config = graph_run_config("support", thread_id, profile=profile, ticket_id=ticket_id)
+    return cast(RunnableConfig, {**config, "max_concurrency": PER_RUN_MAX_CONCURRENCY})
 
 
 def record_from_state(
@@ -102,7 +101,7 @@ async def run_ticket(
     started = time.perf_counter()
     crash: str | None = None
     try:
-        await graph.ainvoke({"ticket": ticket}, config, context=context)
+        await graph.ainvoke({"ticket": ticket}, config, context=context)  # type: ignore[call-overload]
     except Exception as exc:  # noqa: BLE001 - one ticket's crash must not lose the batch
         crash = f"{type(exc).__name__}: {exc}"
         log.error("run_crashed", ticket_id=ticket_id, workflow_id=thread_id, error=crash)

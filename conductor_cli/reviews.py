@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from langchain_core.runnables import RunnableConfig
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
 
@@ -37,7 +38,7 @@ async def resume_thread(
     Raises:
         LookupError: When the thread waits on nothing.
     """
-    config = {"configurable": {"thread_id": thread_id}, "max_concurrency": 8}
+    config: RunnableConfig = {"configurable": {"thread_id": thread_id}, "max_concurrency": 8}
     pending = await pending_interrupts(graph, thread_id)
     if not pending:
         raise LookupError(f"thread {thread_id} has no pending interrupt to resume")

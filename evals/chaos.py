@@ -25,10 +25,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from langchain_core.runnables import RunnableConfig
 from langchain_openai import ChatOpenAI
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command
-from pydantic import BaseModel
+from pydantic import BaseModel, SecretStr
 
 from evals.audit import audit_refunds, duplicate_refunds
 from evals.outcomes import EXAMPLE_TICKETS, judge_outcome, load_jsonl, load_truth
@@ -196,7 +197,7 @@ def _fresh_store(workdir: Path, name: str) -> Store:
 
 async def run_graph_row(
     row: ChaosRow, tickets: Sequence[dict[str, Any]], config: ChaosConfig, workdir: Path
-) -> tuple[PipelineResult, dict[str, str | None], list[dict[str, Any]], Store]:
+) -> tuple[PipelineResult, dict[str, str | None], Sequence[Mapping[str, Any]], Store]:
     """Run the orchestrated graph on one row; return figures, statuses, ledger and store."""
     from graphs.support import builder
 
@@ -214,7 +215,7 @@ async def run_graph_row(
     every_thread: list[str] = []
 
     async def invoke(payload: Any, thread_id: str) -> dict[str, Any]:
-        config_ = {"configurable": {"thread_id": thread_id}, "max_concurrency": 8}
+        config_: RunnableConfig = {"configurable": {"thread_id": thread_id}, "max_concurrency": 8}
         try:
             await graph.ainvoke(payload, config_)
         except Exception:  # noqa: BLE001 - a crashed run is counted as lost, not hidden
@@ -271,7 +272,7 @@ class NaiveChain:
             tier: ChatOpenAI(
                 model=f"sim-{tier}",
                 base_url="http://naive.simulator.invalid/v1",
-                api_key="naive",
+                api_key=SecretStr("naive"),
                 max_retries=0,
                 http_async_client=self._http,
             )
@@ -294,15 +295,14 @@ class NaiveChain:
     async def handle(self, raw_ticket: dict[str, Any]) -> str:
         """Process one ticket; return its status (exceptions propagate: the ticket is lost)."""
         ticket = Ticket.model_validate(raw_ticket).model_dump(mode="json")
-        task: dict[str, Any] = {"feedback": []}
         text = f"Subject: {ticket['subject']}\n\n{ticket['body']}"
         intent = await self._ask(
             "small",
             IntentClassification,
-            agent_messages(task, CLASSIFY_INTENT_PROMPT, ticket=text),
+            agent_messages(CLASSIFY_INTENT_PROMPT, ticket=text),
         )
         entities = await self._ask(
-            "small", TicketEntities, agent_messages(task, EXTRACT_ENTITIES_PROMPT, ticket=text)
+            "small", TicketEntities, agent_messages(EXTRACT_ENTITIES_PROMPT, ticket=text)
         )
         facts = build_facts(self.store, ticket, entities.model_dump(), RefundPolicy())
         refund = None
@@ -311,7 +311,6 @@ class NaiveChain:
                 "large",
                 RefundDecision,
                 agent_messages(
-                    task,
                     DECIDE_REFUND_PROMPT,
                     ticket=text,
                     entities=entities.model_dump(),
@@ -335,14 +334,13 @@ class NaiveChain:
             "refund": {"issued": True, "amount": refund["amount"], "currency": refund["currency"]}
             if refund
             else None,
-            "order_status": (facts["order"] or {}).get("status"),
+            "order_status": facts["order"]["status"] if facts["order"] else None,
             "escalated": False,
         }
         await self._ask(
             "small",
             ReplyDraft,
             agent_messages(
-                task,
                 DRAFT_REPLY_PROMPT,
                 ticket=text,
                 classification=intent.model_dump(),
@@ -373,7 +371,7 @@ def _tier_prices(settings: GatewaySettings) -> dict[str, tuple[float, float]]:
 
 async def run_naive_row(
     row: ChaosRow, tickets: Sequence[dict[str, Any]], config: ChaosConfig, workdir: Path
-) -> tuple[PipelineResult, dict[str, str | None], list[dict[str, Any]], Store]:
+) -> tuple[PipelineResult, dict[str, str | None], Sequence[Mapping[str, Any]], Store]:
     """Run the naive chain on one row; return figures, statuses, ledger and store."""
     sim = _simulator(row, config)
     store = _fresh_store(workdir, "naive")
@@ -409,7 +407,7 @@ def _malformed(ticket: Mapping[str, Any]) -> bool:
 def _score(
     result: PipelineResult,
     statuses: Mapping[str, str | None],
-    ledger: list[dict[str, Any]],
+    ledger: Sequence[Mapping[str, Any]],
     store: Store,
     tickets: Sequence[dict[str, Any]],
     truth: Mapping[str, Mapping[str, Any]],

@@ -43,11 +43,11 @@ for worker in (classify_intent, extract_entities, decide_refund, draft_reply):
     # No RetryPolicy: the gateway alone decides retries (429s with Retry-After, fallbacks),
     # and the supervisor retries a failed gate on the large tier.
     builder.add_node(
-        worker,
+        worker,  # type: ignore[arg-type]  # fed by Send: its input is a WorkerTask
         timeout=TimeoutPolicy(run_timeout=WORKER_NODE_TIMEOUT_S),
         error_handler=record_worker_crash,
     )
-builder.add_node(gather_context, retry_policy=STORE_RETRY)
+builder.add_node(gather_context, retry_policy=STORE_RETRY)  # type: ignore[arg-type]
 builder.add_node(validate_outputs)
 builder.add_node(escalate_to_human)
 builder.add_node(park_run)

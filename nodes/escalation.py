@@ -42,8 +42,8 @@ def check_review_against_facts(review: ReviewDecision, state: SupportState) -> s
     """
     if review.decision != "edit":
         return None
-    facts = state.get("facts") or {}
-    order = facts.get("order")
+    facts = state.get("facts")
+    order = facts["order"] if facts else None
     ticket = state.get("ticket") or {}
     if not order:
         return "cannot refund: the ticket names no known order"

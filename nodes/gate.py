@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import structlog
@@ -30,7 +31,7 @@ OUTPUT_FIELDS = {"classify": ("intent", "intent"), "extract": ("entities", None)
 @versioned
 async def validate_outputs(state: SupportState, runtime: Runtime[SupportContext]) -> dict[str, Any]:
     """Run the gate of every proposal not yet judged; record passes, failures and outages."""
-    gates = state.get("gates") or {}
+    gates: Mapping[str, Mapping[str, Any]] = state.get("gates") or {}
     fresh = sorted(
         (
             proposal
@@ -75,7 +76,7 @@ async def validate_outputs(state: SupportState, runtime: Runtime[SupportContext]
                     entities=update["results"].get("extract") or results.get("extract"),
                 )
                 verdict = run_gate(agent, proposal["output"] or {}, ctx)
-                if verdict.passed:
+                if verdict.passed and verdict.output is not None:
                     update["results"][sid] = verdict.output
                     if sid in OUTPUT_FIELDS:
                         field, key = OUTPUT_FIELDS[sid]
@@ -118,7 +119,7 @@ def _recheck_classification(state: SupportState, update: dict[str, Any]) -> None
     violations = check_intent_consistent(IntentClassification.model_validate(earlier), entities)
     if not violations:
         return
-    gate = (state.get("gates") or {}).get("classify") or {}
+    gate: Mapping[str, Any] = (state.get("gates") or {}).get("classify") or {}
     update["results"]["classify"] = None
     update["gates"]["classify"] = {
         "status": "failed",
@@ -139,7 +140,7 @@ def _recheck_classification(state: SupportState, update: dict[str, Any]) -> None
     AGENT_ERRORS.labels(agent="classify_intent", error_type="gate_consistency").inc()
 
 
-def _error(sid: str, attempt: int, kind: str, proposal: dict[str, Any]) -> dict[str, Any]:
+def _error(sid: str, attempt: int, kind: str, proposal: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "node": "validate_outputs",
         "subtask": sid,

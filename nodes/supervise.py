@@ -18,7 +18,7 @@ from telemetry.metrics import ESCALATIONS
 
 log = get_logger("conductor.supervisor")
 
-_GOTO = {
+_GOTO: dict[str, SupervisorTarget] = {
     "plan": "plan_subtasks",
     "act": "issue_refund",
     "finalize": "finalize_run",

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from state.schemas import REFUND_INTENTS
+from state.schemas import REFUND_INTENTS, ReplyOutcome
 
 RouteKind = Literal["plan", "dispatch", "escalate", "park", "act", "finalize"]
 
@@ -215,7 +215,7 @@ def _denial_reason(decision: Mapping[str, Any], refund: Mapping[str, Any] | None
     return decision.get("reason_code")
 
 
-def reply_outcome(state: Mapping[str, Any]) -> dict[str, Any]:
+def reply_outcome(state: Mapping[str, Any]) -> ReplyOutcome:
     """What was decided and done, as `state.schemas.ReplyOutcome`, for the reply and its gate."""
     results = state.get("results") or {}
     decision = results.get("decide") or {}
@@ -223,6 +223,7 @@ def reply_outcome(state: Mapping[str, Any]) -> dict[str, Any]:
     order = facts.get("order") or {}
     review = state.get("review")
     refund = state.get("refund")
+    verdict: Literal["approved", "denied", "rejected_by_human", "none"]
     if review is not None and review["decision"] == "reject":
         verdict = "rejected_by_human"
     elif refund and refund.get("issued"):

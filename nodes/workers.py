@@ -7,6 +7,7 @@ node decides whether it enters the results.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import structlog
@@ -69,13 +70,12 @@ def proposal_update(
     return update
 
 
-def agent_messages(task: WorkerTask, system: str, **sections: Any) -> list[BaseMessage]:
+def agent_messages(system: str, feedback: Sequence[str] = (), **sections: Any) -> list[BaseMessage]:
     """The prompt of one attempt: the agent's instructions and its delimited sections.
 
     On a retry it also carries why the previous answer was refused, so the retry is a new
     request rather than a replay of one a deterministic model would answer the same way.
     """
-    feedback = task.get("feedback") or []
     if feedback:
         system = f"{system} {RETRY_FEEDBACK}"
         sections["feedback"] = "\n".join(f"- {line}" for line in feedback)
@@ -147,14 +147,18 @@ def _ticket_section(task: WorkerTask) -> str:
 @versioned
 async def classify_intent(task: WorkerTask) -> dict[str, Any]:
     """Classify the ticket's intent, confidence and any legal threat (small tier)."""
-    messages = agent_messages(task, CLASSIFY_INTENT_PROMPT, ticket=_ticket_section(task))
+    messages = agent_messages(
+        CLASSIFY_INTENT_PROMPT, task.get("feedback") or (), ticket=_ticket_section(task)
+    )
     return await call_agent(task, IntentClassification, messages)
 
 
 @versioned
 async def extract_entities(task: WorkerTask) -> dict[str, Any]:
     """Extract the order id, amount, item and reason the customer states (small tier)."""
-    messages = agent_messages(task, EXTRACT_ENTITIES_PROMPT, ticket=_ticket_section(task))
+    messages = agent_messages(
+        EXTRACT_ENTITIES_PROMPT, task.get("feedback") or (), ticket=_ticket_section(task)
+    )
     return await call_agent(task, TicketEntities, messages)
 
 
@@ -162,8 +166,8 @@ async def extract_entities(task: WorkerTask) -> dict[str, Any]:
 async def decide_refund(task: WorkerTask) -> dict[str, Any]:
     """Decide the refund from the store's facts and the policy (large tier)."""
     messages = agent_messages(
-        task,
         DECIDE_REFUND_PROMPT,
+        task.get("feedback") or (),
         ticket=_ticket_section(task),
         entities=task["results"].get("extract") or {},
         facts=task["facts"] or {},
@@ -175,8 +179,8 @@ async def decide_refund(task: WorkerTask) -> dict[str, Any]:
 async def draft_reply(task: WorkerTask) -> dict[str, Any]:
     """Draft the reply to the customer from what was decided and done (tier by complexity)."""
     messages = agent_messages(
-        task,
         DRAFT_REPLY_PROMPT,
+        task.get("feedback") or (),
         ticket=_ticket_section(task),
         classification=task["results"].get("classify") or {},
         outcome=task["outcome"] or {},

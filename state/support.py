@@ -67,10 +67,25 @@ class ActionRecord(TypedDict):
     detail: dict[str, Any]
 
 
+class TicketPayload(TypedDict):
+    """The ticket as a caller sends it; Studio draws its input form from these fields.
+
+    Nothing here is trusted: intake validates it with `state.schemas.Ticket` and rejects the
+    whole ticket, naming the field, when it is malformed.
+    """
+
+    ticket_id: str
+    customer_id: str
+    subject: str
+    body: str
+    channel: Literal["email", "chat", "web"]
+    created_at: NotRequired[str]
+
+
 class SupportInput(TypedDict):
     """What a caller passes: one ticket (validated at intake, never half-processed)."""
 
-    ticket: dict[str, Any]
+    ticket: TicketPayload
 
 
 class SupportOutput(TypedDict, total=False):

@@ -104,7 +104,7 @@ def create_app() -> Starlette:
             Route("/metrics", metrics, methods=["GET"]),
             Route("/conductor/metrics", metrics, methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),
-        ]
+        ],
     )
 
 
