@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 2024
 DEV_FLAGS ?=
 
-.PHONY: install seed dev test lint format chaos clean
+.PHONY: install seed dev test lint format eval chaos clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,9 @@ lint: install
 format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+eval: seed
+	$(BIN)/conductor eval
 
 chaos: seed
 	$(BIN)/conductor chaos

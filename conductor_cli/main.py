@@ -92,6 +92,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     chaos.add_argument("--rows", default=None, help="comma-separated row names (default all)")
 
+    evaluate = sub.add_parser("eval", help="score the graph on the example dataset (offline)")
+    evaluate.add_argument("--limit", type=int, default=None, help="first N examples")
+    evaluate.add_argument("--error-model", choices=["ideal", "default"], default="default")
+    evaluate.add_argument("--faults", default=None, help="simulator faults during the run")
+    evaluate.add_argument("--seed", type=int, default=1)
+
     slo = sub.add_parser("slo", help="the four SLO figures of a run or a server")
     slo.add_argument("--url", default=None, help="a server's base URL or /metrics URL")
     slo.add_argument(
@@ -286,6 +292,17 @@ async def cmd_chaos(args: argparse.Namespace) -> int:
     return 0
 
 
+async def cmd_eval(args: argparse.Namespace) -> int:
+    """Run the evaluation experiment and print the mean score of each evaluator."""
+    from evals.experiment import report_table, run_experiment
+
+    report = await run_experiment(
+        limit=args.limit, error_model=args.error_model, faults=args.faults, seed=args.seed
+    )
+    out.print(report_table(report))
+    return 0
+
+
 def cmd_slo(args: argparse.Namespace) -> int:
     """Print the SLO figures from a server's /metrics or a run's metrics file."""
     from telemetry.slo import fetch_slo, slo_from_text, slo_table
@@ -327,6 +344,7 @@ ASYNC_COMMANDS = {
     "escalations": cmd_escalations,
     "resume": cmd_resume,
     "chaos": cmd_chaos,
+    "eval": cmd_eval,
 }
 
 
