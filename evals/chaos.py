@@ -102,6 +102,7 @@ class ChaosConfig:
     agent_timeout_s: float = 1.0
     agent_budget_s: float = 3.0
     breaker_recovery_s: float = 1.0
+    resume_rounds: int = 3  # parked runs resumed this many times at most
     error_model: str = "ideal"  # "ideal": workers err only by injected faults; "default"
 
 
@@ -236,11 +237,15 @@ async def run_graph_row(
                     threads[tid] = thread
         if row.recover:
             sim.set_faults(FaultSpec(seed=config.seed))
+        # What an operator does with `conductor resume --parked`: resume parked runs once
+        # the breakers let trial requests through (faults stay on unless the row recovers).
+        for _ in range(config.resume_rounds):
+            parked = [tid for tid, status in statuses.items() if status == "parked"]
+            if not parked:
+                break
             await asyncio.sleep(config.breaker_recovery_s + 0.1)
-            for tid, thread in threads.items():
-                if statuses[tid] != "parked":
-                    continue
-                values = await invoke(Command(resume={"retry": True}), thread)
+            for tid in parked:
+                values = await invoke(Command(resume={"retry": True}), threads[tid])
                 statuses[tid] = values.get("status")
         for thread in every_thread:  # usage accumulates in each thread's state, resumes included
             snapshot = await graph.aget_state({"configurable": {"thread_id": thread}})

@@ -69,7 +69,7 @@ class ResponseCache:
         """Use the database at `path` (its folder is created when missing)."""
         self.path = Path(path)
         self._conn: aiosqlite.Connection | None = None
-        self._opening: asyncio.Lock | None = None
+        self._opening: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
 
     async def get(self, keys: Sequence[str]) -> CachedResponse | None:
         """Return the answer stored under the first of `keys` that has one."""
@@ -132,9 +132,11 @@ class ResponseCache:
     async def _connection(self) -> aiosqlite.Connection:
         if self._conn is not None:
             return self._conn
-        if self._opening is None:
-            self._opening = asyncio.Lock()
-        async with self._opening:
+        # One lock per event loop: the CLI runs a fresh loop per command on one cache.
+        loop = asyncio.get_running_loop()
+        if self._opening is None or self._opening[0] is not loop:
+            self._opening = (loop, asyncio.Lock())
+        async with self._opening[1]:
             if self._conn is None:
                 await asyncio.to_thread(self.path.parent.mkdir, parents=True, exist_ok=True)
                 conn = await aiosqlite.connect(self.path, timeout=5.0)

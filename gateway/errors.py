@@ -6,7 +6,24 @@ from collections.abc import Mapping
 
 
 class GatewayError(Exception):
-    """Base of every error a model call through the gateway can raise."""
+    """Base of every error a model call through the gateway can raise.
+
+    Attributes:
+        usage: `input_tokens` and `output_tokens` the failed call spent, summed over its
+            HTTP calls, as far as known (zeros by default). An answer the endpoint sent
+            but that did not parse may come without usage (the openai client raises before
+            handing the body over when it parses strict JSON schemas itself): then zeros.
+            Timeouts, 5xx and 429 report no usage.
+        cost_usd: What that spend costs at the registry's prices (0.0 when unknown).
+    """
+
+    usage: dict[str, int]
+    cost_usd: float
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*args)
+        self.usage = {"input_tokens": 0, "output_tokens": 0}
+        self.cost_usd = 0.0
 
 
 class ProviderUnavailable(GatewayError):

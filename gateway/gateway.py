@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import itertools
 import json
 import random
 import sqlite3
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -64,6 +68,14 @@ _MAX_ROUNDS = 10_000
 _TRIAL_POLL_S = 0.05
 """How soon to look again at a half-open endpoint whose trial slots are all taken."""
 
+_ANSWER_USAGE: ContextVar[list[dict[str, int]] | None] = ContextVar(
+    "conductor_answer_usage", default=None
+)
+"""Usage of the HTTP answers seen during the current attempt (see `_note_usage`)."""
+
+MAX_PENDING_CACHE_ENTRIES = 10_000
+"""Answers kept in memory awaiting their gate's verdict; beyond this the oldest is dropped."""
+
 
 @dataclass(frozen=True)
 class ModelResult:
@@ -80,6 +92,10 @@ class ModelResult:
         cached: True when the answer came from the response cache.
         calls: HTTP calls made (0 when cached).
         duration_ms: Wall time of the whole call, waits and retries included.
+        cache_key: Token of the answer held pending for the response cache: pass it to
+            `ModelGateway.confirm_cached` once the answer passed its deterministic gate,
+            or to `discard_cached` when it failed. None when the call was not cacheable
+            (decide_refund, cache off, simulator faults active) or was served from cache.
     """
 
     output: BaseModel
@@ -92,6 +108,19 @@ class ModelResult:
     cached: bool
     calls: int
     duration_ms: float
+    cache_key: str | None = None
+
+
+@dataclass(frozen=True)
+class _Pending:
+    """A fresh answer waiting for its gate before it may enter the response cache."""
+
+    key: str
+    agent: str
+    endpoint: str
+    model: str
+    output_json: str
+    usage: dict[str, int]
 
 
 @dataclass
@@ -120,6 +149,7 @@ class _Call:
     estimated_tokens: int
     attempts: int = 0
     cost_usd: float = 0.0
+    usage: dict[str, int] = field(default_factory=lambda: {"input_tokens": 0, "output_tokens": 0})
     failed: dict[str, int] = field(default_factory=dict)
     blocked: dict[str, str] = field(default_factory=dict)
     counted_open: set[str] = field(default_factory=set)
@@ -180,6 +210,8 @@ class ModelGateway:
         self._sleep = sleep
         self._rng = rng or random.Random()
         self._cache = ResponseCache(settings.cache_path) if settings.cache_enabled else None
+        self._pending: OrderedDict[str, _Pending] = OrderedDict()
+        self._pending_seq = itertools.count(1)
         limiters: dict[str, EndpointLimiter] = {}
         self._endpoints: dict[str, _Endpoint] = {}
         for config in self.profile.endpoints:
@@ -242,7 +274,13 @@ class ModelGateway:
             cacheable: Overrides the registry's cacheability (never for decide_refund).
 
         Returns:
-            The answer with its usage, cost and where it came from.
+            The answer with its usage, cost and where it came from. A fresh answer of a
+            cacheable call is not written to the response cache yet: it is held pending
+            under `result.cache_key` until `confirm_cached` (its gate passed) or
+            `discard_cached` (it failed), so an answer its gate refuses is never replayed.
+            While the in-process simulator has faults active, a call routed to it neither
+            reads nor writes the cache (the simpler choice over keying on the fault spec):
+            fault-injection runs always reach the simulator, and never leave answers behind.
 
         Raises:
             ProviderUnavailable: No endpoint of the tier or its fallback tier can serve now.
@@ -250,6 +288,8 @@ class ModelGateway:
                 or the endpoint refused the request (4xx other than 429).
             InvalidModelOutput: The answer is not valid JSON for the schema.
             GatewayError: The agent is unknown and no tier was given, or the tier is unknown.
+            Each error carries in `usage` and `cost_usd` what the failed call spent, as far
+            as known (see `GatewayError`).
         """
         started = self._clock()
         if tier is not None and tier not in TIER_RANK:
@@ -263,6 +303,7 @@ class ModelGateway:
             self._cache is not None
             and (agent_config.cacheable if cacheable is None else cacheable)
             and agent not in NEVER_CACHED_AGENTS
+            and not self._faults_active(route)
         )
         keys = (
             [cache_key(e.name, e.config.model, messages, schema) for e in route]
@@ -284,12 +325,68 @@ class ModelGateway:
             deadline=started + agent_config.total_budget_s,
             estimated_tokens=_estimate_tokens(messages, schema),
         )
-        result = await self._serve(call, route)
+        try:
+            result = await self._serve(call, route)
+        except GatewayError as exc:
+            exc.usage = dict(call.usage)
+            exc.cost_usd = call.cost_usd
+            raise
         if keys:
-            await self._to_cache(
-                keys[[e.name for e in route].index(result.endpoint)], agent, result
-            )
+            key = keys[[e.name for e in route].index(result.endpoint)]
+            result = dataclasses.replace(result, cache_key=self._hold(key, agent, result))
         return result
+
+    async def confirm_cached(self, key: str) -> None:
+        """Write the pending answer of `key` (a `ModelResult.cache_key`) to the cache.
+
+        Call it once the answer passed its deterministic gate. The entry is forgotten
+        afterwards; an unknown (already confirmed, discarded or evicted) key is a no-op.
+        A cache that cannot be written is logged, never raised.
+        """
+        entry = self._pending.pop(key, None)
+        if entry is None or self._cache is None:
+            return
+        try:
+            await self._cache.put(
+                entry.key,
+                endpoint=entry.endpoint,
+                model=entry.model,
+                agent=entry.agent,
+                output_json=entry.output_json,
+                usage=entry.usage,
+            )
+        except (sqlite3.Error, OSError) as exc:
+            log.warning("cache_unavailable", path=str(self._cache.path), error=str(exc))
+
+    def discard_cached(self, key: str) -> None:
+        """Forget the pending answer of `key` (its gate failed); unknown keys are a no-op."""
+        self._pending.pop(key, None)
+
+    def _hold(self, key: str, agent: str, result: ModelResult) -> str:
+        """Keep `result` pending for the cache; return its token (unique per answer)."""
+        token = f"{key}:{next(self._pending_seq)}"
+        self._pending[token] = _Pending(
+            key=key,
+            agent=agent,
+            endpoint=result.endpoint,
+            model=result.model,
+            output_json=result.output.model_dump_json(),
+            usage=dict(result.usage),
+        )
+        while len(self._pending) > MAX_PENDING_CACHE_ENTRIES:
+            self._pending.popitem(last=False)
+        return token
+
+    def _faults_active(self, route: list[_Endpoint]) -> bool:
+        """True when the route reaches the in-process simulator and it injects faults."""
+        if not any(endpoint.config.in_process for endpoint in route):
+            return False
+        simulator = self._simulator
+        if simulator is None:
+            from simulator.engine import get_default_simulator
+
+            simulator = get_default_simulator()
+        return simulator.faults.active
 
     async def _serve(self, call: _Call, route: list[_Endpoint]) -> ModelResult:
         max_attempts = self.profile.retry.max_attempts
@@ -426,6 +523,7 @@ class ModelGateway:
                 "simulated": config.in_process,
             },
         }
+        seen = _ANSWER_USAGE.set([])
         try:
             async with asyncio.timeout(timeout):
                 reply = await runnable.ainvoke(call.messages, config=run_config)
@@ -460,13 +558,19 @@ class ModelGateway:
         ) as exc:
             endpoint.breaker.record_success(permit)
             detail = _describe_invalid(exc)
-            self._log_call(call, endpoint, started, "invalid", error=detail)
+            # A length-limited answer hands its completion over; otherwise the usage is
+            # the one the HTTP hook read from the body the client then failed to parse.
+            usage = _completion_usage(getattr(exc, "completion", None)) or _last_seen_usage()
+            cost = self._charge(call, endpoint, usage) if usage is not None else 0.0
+            self._log_call(call, endpoint, started, "invalid", usage=usage, cost=cost, error=detail)
             raise InvalidModelOutput(call.agent, config.name, detail) from None
         except BaseException:
             # Cancelled (or an unexpected error): no verdict on the endpoint, but a
             # half-open trial slot must not leak.
             endpoint.breaker.release(permit)
             raise
+        finally:
+            _ANSWER_USAGE.reset(seen)
         endpoint.breaker.record_success(permit)
         raw = reply.get("raw")
         usage_meta = getattr(raw, "usage_metadata", None) or {}
@@ -474,12 +578,7 @@ class ModelGateway:
             "input_tokens": int(usage_meta.get("input_tokens", 0)),
             "output_tokens": int(usage_meta.get("output_tokens", 0)),
         }
-        cost = config.cost_usd(usage["input_tokens"], usage["output_tokens"])
-        call.cost_usd += cost
-        endpoint.limiter.settle(call.estimated_tokens, sum(usage.values()))
-        TOKENS.labels(endpoint=config.name, direction="input").inc(usage["input_tokens"])
-        TOKENS.labels(endpoint=config.name, direction="output").inc(usage["output_tokens"])
-        COST_USD.labels(agent=call.agent, model=config.model).inc(cost)
+        cost = self._charge(call, endpoint, usage)
         parsed = reply.get("parsed")
         error = reply.get("parsing_error")
         if error is not None or not isinstance(parsed, call.schema):
@@ -503,6 +602,19 @@ class ModelGateway:
             calls=call.attempts,
             duration_ms=round((self._clock() - call.started) * 1000, 2),
         )
+
+    def _charge(self, call: _Call, endpoint: _Endpoint, usage: dict[str, int]) -> float:
+        """Count an answer's tokens and cost on the call, the bucket and the metrics."""
+        config = endpoint.config
+        cost = config.cost_usd(usage["input_tokens"], usage["output_tokens"])
+        call.cost_usd += cost
+        for direction in ("input", "output"):
+            call.usage[f"{direction}_tokens"] += usage[f"{direction}_tokens"]
+        endpoint.limiter.settle(call.estimated_tokens, sum(usage.values()))
+        TOKENS.labels(endpoint=config.name, direction="input").inc(usage["input_tokens"])
+        TOKENS.labels(endpoint=config.name, direction="output").inc(usage["output_tokens"])
+        COST_USD.labels(agent=call.agent, model=config.model).inc(cost)
+        return cost
 
     def _failed(
         self,
@@ -571,20 +683,6 @@ class ModelGateway:
             calls=0,
             duration_ms=duration_ms,
         )
-
-    async def _to_cache(self, key: str, agent: str, result: ModelResult) -> None:
-        assert self._cache is not None
-        try:
-            await self._cache.put(
-                key,
-                endpoint=result.endpoint,
-                model=result.model,
-                agent=agent,
-                output_json=result.output.model_dump_json(),
-                usage=result.usage,
-            )
-        except (sqlite3.Error, OSError) as exc:
-            log.warning("cache_unavailable", path=str(self._cache.path), error=str(exc))
 
     # --- clients -----------------------------------------------------------------------------
 
@@ -660,10 +758,14 @@ class ModelGateway:
 
                     self._app = create_app(self._simulator)
                 client = httpx.AsyncClient(
-                    transport=httpx.ASGITransport(app=self._app), timeout=config.timeout_s
+                    transport=httpx.ASGITransport(app=self._app),
+                    timeout=config.timeout_s,
+                    event_hooks={"response": [_note_usage]},
                 )
             else:
-                client = httpx.AsyncClient(timeout=config.timeout_s)
+                client = httpx.AsyncClient(
+                    timeout=config.timeout_s, event_hooks={"response": [_note_usage]}
+                )
             self._http[key] = client
         return client
 
@@ -769,6 +871,50 @@ def _estimate_tokens(messages: Sequence[BaseMessage], schema: type[BaseModel]) -
     chars = sum(len(m.content if isinstance(m.content, str) else str(m.content)) for m in messages)
     chars += len(schema_json(schema))
     return chars // 4 + 1
+
+
+def _completion_usage(completion: Any) -> dict[str, int] | None:
+    """The usage of an openai `ChatCompletion`, or None when it has none."""
+    usage = getattr(completion, "usage", None)
+    if usage is None:
+        return None
+    return {
+        "input_tokens": int(getattr(usage, "prompt_tokens", 0) or 0),
+        "output_tokens": int(getattr(usage, "completion_tokens", 0) or 0),
+    }
+
+
+async def _note_usage(response: httpx.Response) -> None:
+    """HTTP response hook: note the `usage` of a chat-completion answer for the attempt.
+
+    The openai client parses strict JSON-schema answers itself and raises on garbage
+    without handing the body over; this keeps what that answer spent. Best effort: an
+    unreadable body notes nothing.
+    """
+    seen = _ANSWER_USAGE.get()
+    if (
+        seen is None
+        or response.status_code != 200
+        or not response.url.path.endswith("/chat/completions")
+        or "event-stream" in response.headers.get("content-type", "")
+    ):
+        return
+    try:
+        await response.aread()
+        usage = json.loads(response.content).get("usage") or {}
+        seen.append(
+            {
+                "input_tokens": int(usage.get("prompt_tokens") or 0),
+                "output_tokens": int(usage.get("completion_tokens") or 0),
+            }
+        )
+    except (httpx.HTTPError, ValueError, TypeError, AttributeError):
+        return
+
+
+def _last_seen_usage() -> dict[str, int] | None:
+    seen = _ANSWER_USAGE.get()
+    return seen[-1] if seen else None
 
 
 def _describe_invalid(exc: BaseException) -> str:

@@ -39,7 +39,7 @@ async def issue_refund(state: SupportState) -> dict[str, Any]:
                 currency=due["currency"],
             )
         )
-    except StoreError as exc:
+    except (StoreError, ValueError) as exc:  # refused by the ledger: nothing was written
         log.warning("refund_refused", idempotency_key=key, error=str(exc))
         return {
             "refund": {

@@ -28,8 +28,9 @@ def bump_version(update: Any) -> Any:
     if update is None:
         return {"version": 1}
     if isinstance(update, Command):
-        base = update.update if isinstance(update.update, dict) else {}
-        return replace(update, update={**base, "version": 1})
+        if update.update is not None and not isinstance(update.update, dict):
+            raise TypeError("a node's Command must carry its update as a dict")
+        return replace(update, update={**(update.update or {}), "version": 1})
     if isinstance(update, dict):
         return {**update, "version": 1}
     raise TypeError(f"node returned {type(update).__name__}; expected dict, Command or None")

@@ -27,11 +27,16 @@ def policy_from_context(context: SupportContext | None) -> RefundPolicy:
 
 
 def policy_day(ticket: dict[str, Any]) -> date:
-    """The day the policy is evaluated on: the ticket's creation day, else today (UTC)."""
+    """The day the policy is evaluated on: the ticket's creation day, never later than today.
+
+    A caller-supplied `created_at` in the future cannot stretch the refund window; one
+    before the order was placed makes the order's age negative, which the policy refuses.
+    """
+    today = datetime.now(UTC).date()
     created = ticket.get("created_at")
     if created:
-        return datetime.fromisoformat(str(created)).date()
-    return datetime.now(UTC).date()
+        return min(datetime.fromisoformat(str(created)).date(), today)
+    return today
 
 
 def build_facts(

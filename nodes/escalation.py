@@ -12,6 +12,7 @@ from nodes.intake import describe_validation_error
 from nodes.supervisor import refund_to_issue
 from state.support import SupportState
 from telemetry.metrics import mark_released, mark_waiting
+from validators.money import has_sub_cent_precision
 
 
 class ReviewDecision(BaseModel):
@@ -22,13 +23,17 @@ class ReviewDecision(BaseModel):
     decision: Literal["approve", "reject", "edit"] = Field(
         description="approve the proposed action, reject it (no refund), or edit the amount."
     )
-    amount: float | None = Field(default=None, gt=0, description="Refund amount for `edit`.")
+    amount: float | None = Field(
+        default=None, gt=0, allow_inf_nan=False, description="Refund amount for `edit`."
+    )
     note: str | None = Field(default=None, max_length=2000, description="Reviewer's note.")
 
     @model_validator(mode="after")
     def _amount_goes_with_edit(self) -> ReviewDecision:
         if self.decision == "edit" and self.amount is None:
             raise ValueError("decision 'edit' needs an amount")
+        if self.amount is not None and has_sub_cent_precision(self.amount):
+            raise ValueError(f"amount {self.amount!r} has fractions of a cent")
         if self.decision != "edit" and self.amount is not None:
             raise ValueError(f"amount is only accepted with decision 'edit', not {self.decision!r}")
         return self

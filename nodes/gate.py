@@ -8,6 +8,7 @@ from typing import Any
 import structlog
 from langgraph.runtime import Runtime
 
+from gateway.gateway import get_gateway
 from nodes.common import versioned
 from nodes.context import policy_from_context
 from nodes.supervisor import reply_outcome
@@ -76,6 +77,7 @@ async def validate_outputs(state: SupportState, runtime: Runtime[SupportContext]
                     entities=update["results"].get("extract") or results.get("extract"),
                 )
                 verdict = run_gate(agent, proposal["output"] or {}, ctx)
+                await _settle_cache(proposal.get("cache_key"), verdict.passed)
                 if verdict.passed and verdict.output is not None:
                     update["results"][sid] = verdict.output
                     if sid in OUTPUT_FIELDS:
@@ -105,6 +107,16 @@ async def validate_outputs(state: SupportState, runtime: Runtime[SupportContext]
     return update
 
 
+async def _settle_cache(key: str | None, passed: bool) -> None:
+    """Keep a cacheable answer in the response cache only if its gate passed."""
+    if key is None:
+        return
+    if passed:
+        await get_gateway().confirm_cached(key)
+    else:
+        get_gateway().discard_cached(key)
+
+
 def _recheck_classification(state: SupportState, update: dict[str, Any]) -> None:
     """Hold an earlier classification to the extractor's answer that arrived after it.
 
@@ -121,6 +133,7 @@ def _recheck_classification(state: SupportState, update: dict[str, Any]) -> None
         return
     gate: Mapping[str, Any] = (state.get("gates") or {}).get("classify") or {}
     update["results"]["classify"] = None
+    update["intent"] = None
     update["gates"]["classify"] = {
         "status": "failed",
         "attempt": gate.get("attempt", 1),

@@ -8,7 +8,7 @@ from pydantic import ValidationError
 
 from nodes.common import versioned
 from state.schemas import Ticket
-from state.support import SCHEMA_VERSION, SupportInput
+from state.support import SCHEMA_VERSION, SupportState
 
 
 def describe_validation_error(exc: ValidationError, prefix: str = "ticket") -> str:
@@ -32,9 +32,23 @@ def parse_ticket(raw: Any) -> Ticket:
     return Ticket.model_validate(raw)
 
 
+class ThreadInUseError(RuntimeError):
+    """A second ticket was sent on a thread that already handled one."""
+
+
 @versioned
-async def intake_ticket(state: SupportInput) -> dict[str, Any]:
-    """Validate the incoming ticket and open the run's state, or reject the ticket whole."""
+async def intake_ticket(state: SupportState) -> dict[str, Any]:
+    """Validate the incoming ticket and open the run's state, or reject the ticket whole.
+
+    Raises:
+        ThreadInUseError: When the thread already handled a ticket: one thread per ticket,
+            so that no answer, refund or review of one ticket leaks into another.
+    """
+    if state.get("status") is not None:
+        raise ThreadInUseError(
+            f"thread already handled ticket {state.get('ticket_id')!r} "
+            f"(status {state.get('status')!r}); send each ticket on a new thread"
+        )
     raw = state.get("ticket")
     ticket_id = raw.get("ticket_id") if isinstance(raw, dict) else None
     opened: dict[str, Any] = {"schema_version": SCHEMA_VERSION, "ticket_id": ticket_id}

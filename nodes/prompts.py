@@ -79,7 +79,11 @@ def render_sections(**sections: Any) -> str:
         text = (
             strip_delimiters(content)
             if isinstance(content, str)
+            # Model-written strings inside JSON (a summary, a reason) must not open or close
+            # a section either: escape the angle brackets, which JSON readers decode back.
             else json.dumps(content, sort_keys=True, default=str)
+            .replace("<", "\\u003c")
+            .replace(">", "\\u003e")
         )
         parts.append(f"<{name}>\n{text}\n</{name}>")
     return "\n".join(parts)

@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 import structlog
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from langgraph.errors import NodeError
+from langgraph.types import Command
 from pydantic import BaseModel
 
-from gateway.errors import GatewayError, ProviderUnavailable
+from gateway.errors import GatewayError, ModelCallFailed, ProviderUnavailable
 from gateway.gateway import get_gateway
-from nodes.common import versioned
+from nodes.common import bump_version, run_log_context, versioned
 from nodes.prompts import (
     CLASSIFY_INTENT_PROMPT,
     DECIDE_REFUND_PROMPT,
@@ -44,6 +45,7 @@ def proposal_update(
     tier: str | None = None,
     endpoint: str | None = None,
     cached: bool = False,
+    cache_key: str | None = None,
     usage: dict[str, Any] | None = None,
     elapsed_ms: float = 0.0,
 ) -> dict[str, Any]:
@@ -59,6 +61,7 @@ def proposal_update(
         "unavailable": unavailable,
         "endpoint": endpoint,
         "cached": cached,
+        "cache_key": cache_key,
     }
     update: dict[str, Any] = {
         "proposals": {sid: proposal},
@@ -99,34 +102,56 @@ async def call_agent(
             result = await get_gateway().invoke_structured(
                 agent=agent, schema=schema, messages=messages, tier=task["tier"]
             )
-        except ProviderUnavailable as exc:
+        except (ProviderUnavailable, ModelCallFailed) as exc:
+            # No endpoint answered (all down, or the bounded retries on 5xx/timeouts ran out):
+            # a provider problem, not the agent's. The run parks instead of spending the
+            # subtask's retry budget, and resumes when the providers are back.
             _observe(agent, task["tier"], started)
-            AGENT_ERRORS.labels(agent=agent, error_type="provider_unavailable").inc()
-            log.warning("agent_unavailable", error=str(exc))
+            AGENT_ERRORS.labels(agent=agent, error_type=type(exc).__name__).inc()
+            log.warning("agent_unavailable", error=str(exc), error_type=type(exc).__name__)
             return proposal_update(
-                task, error=str(exc), unavailable=True, elapsed_ms=_ms_since(started)
+                task,
+                error=str(exc),
+                unavailable=True,
+                usage=_spent(agent, exc.usage, exc.cost_usd),
+                elapsed_ms=_ms_since(started),
             )
         except GatewayError as exc:
             _observe(agent, task["tier"], started)
             AGENT_ERRORS.labels(agent=agent, error_type=type(exc).__name__).inc()
             log.warning("agent_failed", error=str(exc), error_type=type(exc).__name__)
-            return proposal_update(task, error=str(exc), elapsed_ms=_ms_since(started))
+            return proposal_update(
+                task,
+                error=str(exc),
+                usage=_spent(agent, exc.usage, exc.cost_usd),
+                elapsed_ms=_ms_since(started),
+            )
     elapsed = _observe(agent, result.tier, started)
-    usage = {
-        "input_tokens": result.usage.get("input_tokens", 0),
-        "output_tokens": result.usage.get("output_tokens", 0),
-        "cost_usd": result.cost_usd,
-        "calls": result.calls,
-    }
     return proposal_update(
         task,
         output=result.output.model_dump(mode="json"),
         tier=result.tier,
         endpoint=result.endpoint,
         cached=result.cached,
-        usage={**usage, "by_agent": {agent: usage}},
+        cache_key=result.cache_key,
+        usage=_spent(agent, result.usage, result.cost_usd, calls=result.calls),
         elapsed_ms=elapsed,
     )
+
+
+def _spent(
+    agent: str, tokens: dict[str, int], cost_usd: float, calls: int = 1
+) -> dict[str, Any] | None:
+    """The `usage` write of one agent call, failed calls included (None when it spent nothing)."""
+    usage = {
+        "input_tokens": tokens.get("input_tokens", 0),
+        "output_tokens": tokens.get("output_tokens", 0),
+        "cost_usd": cost_usd,
+        "calls": calls,
+    }
+    if not (usage["input_tokens"] or usage["output_tokens"] or cost_usd or calls):
+        return None
+    return {**usage, "by_agent": {agent: usage}}
 
 
 def _ms_since(started: float) -> float:
@@ -188,15 +213,24 @@ async def draft_reply(task: WorkerTask) -> dict[str, Any]:
     return await call_agent(task, ReplyDraft, messages)
 
 
-async def record_worker_crash(task: WorkerTask, error: NodeError) -> dict[str, Any]:
-    """Error handler of the workers: a crash or node timeout becomes a failed attempt in state."""
-    AGENT_ERRORS.labels(agent=task["agent"], error_type=type(error.error).__name__).inc()
-    log.error(
-        "agent_crashed",
-        agent=task["agent"],
-        node=error.node,
-        error_type=type(error.error).__name__,
-        error=str(error.error),
-    )
+async def record_worker_crash(
+    task: WorkerTask, error: NodeError
+) -> Command[Literal["validate_outputs"]]:
+    """Error handler of the workers: a crash or node timeout becomes a failed attempt in state.
+
+    LangGraph runs the handler as a node of its own, with no edge out of it, so it routes
+    to the gate node itself; from there the supervisor retries or escalates as for any
+    failed attempt.
+    """
+    with structlog.contextvars.bound_contextvars(
+        **run_log_context(error.node, agent=task["agent"], attempt=task["attempt"])
+    ):
+        AGENT_ERRORS.labels(agent=task["agent"], error_type=type(error.error).__name__).inc()
+        log.error(
+            "agent_crashed",
+            subtask=task["subtask"],
+            error_type=type(error.error).__name__,
+            error=str(error.error),
+        )
     update = proposal_update(task, error=f"{type(error.error).__name__}: {error.error}")
-    return {**update, "version": 1}
+    return Command(goto="validate_outputs", update=bump_version(update))

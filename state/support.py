@@ -37,6 +37,7 @@ class Proposal(TypedDict):
     unavailable: bool  # no provider could serve the tier: the run parks
     endpoint: str | None
     cached: bool
+    cache_key: NotRequired[str | None]  # a pending cache entry, kept only if the gate passes
 
 
 class GateRecord(TypedDict):

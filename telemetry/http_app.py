@@ -86,8 +86,11 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
     """
     from gateway.gateway import get_gateway
 
-    await asyncio.to_thread(get_gateway)
-    yield
+    gateway = await asyncio.to_thread(get_gateway)
+    try:
+        yield
+    finally:
+        await gateway.aclose()
 
 
 def create_app() -> Starlette:

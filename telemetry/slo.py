@@ -39,7 +39,7 @@ class SLOReport:
 
     agents: list[AgentFigures]
     queue_depth: float
-    workflows: int
+    workflows: int  # runs started: finished (workflows_total) plus still waiting
     escalations: int
     escalation_rate: float | None
     escalations_by_reason: dict[str, int] = field(default_factory=dict)
@@ -148,12 +148,15 @@ def slo_from_text(text: str, *, source: str = "text") -> SLOReport:
             )
         )
     escalations = sum(reasons.values())
+    # Runs still waiting (on a reviewer or on providers) have not finished, so they are not
+    # in workflows_total; they did start, and most waiting runs are the escalated ones.
+    started = workflows + queue
     return SLOReport(
         agents=agents,
         queue_depth=queue,
-        workflows=int(workflows),
+        workflows=int(started),
         escalations=int(escalations),
-        escalation_rate=escalations / workflows if workflows > 0 else None,
+        escalation_rate=escalations / started if started > 0 else None,
         escalations_by_reason={k: int(v) for k, v in sorted(reasons.items())},
         errors_by_type={k: int(v) for k, v in sorted(errors_by_type.items())},
         source=source,

@@ -128,6 +128,10 @@ def check_refund_policy(
     age = order_age_days(order, facts["today"])
     if age is None:
         violations.append(_policy_violation("approve", "order age cannot be determined"))
+    elif age < 0:
+        violations.append(
+            _policy_violation("approve", f"the ticket is dated {-age} days before the order")
+        )
     elif age > policy.max_age_days:
         violations.append(
             _policy_violation(

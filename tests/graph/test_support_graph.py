@@ -8,6 +8,7 @@ import pytest
 from langgraph.types import Command
 
 from nodes.action import issue_refund
+from nodes.intake import ThreadInUseError
 from store.db import Store
 
 
@@ -108,6 +109,36 @@ async def test_invalid_resume_reinterrupts_with_the_error(graph: Any, store: Sto
     assert edited["values"]["status"] == "resolved"
     assert edited["values"]["refund"]["amount"] == 60.0
     assert store.count_refunds() == 1
+
+
+@pytest.mark.parametrize(
+    ("answer", "error"),
+    [
+        ({"decision": "edit", "amount": 0.001}, "fractions of a cent"),
+        ({"decision": "edit", "amount": float("inf")}, "resume.amount"),
+        ({"decision": "edit", "amount": -5}, "resume.amount"),
+        ({"decision": "approve", "amount": 10}, "only accepted with decision 'edit'"),
+        ({"decision": "edit"}, "needs an amount"),
+        ("approve", "resume"),
+    ],
+)
+async def test_bad_reviewer_answers_keep_the_review_open(
+    graph: Any, store: Store, answer: Any, error: str
+) -> None:
+    thread = f"t2d-{error}"
+    await run(graph, {"ticket": LARGE_REFUND}, thread)
+    refused = await run(graph, Command(resume=answer), thread)
+    assert error in refused["interrupts"][0].value["error"]
+    assert store.count_refunds() == 0
+    done = await run(graph, Command(resume={"decision": "approve"}), thread)
+    assert done["values"]["status"] == "resolved"
+    assert store.count_refunds() == 1
+
+
+async def test_a_thread_takes_one_ticket(graph: Any) -> None:
+    await run(graph, {"ticket": STATUS_QUESTION}, "one-ticket")
+    with pytest.raises(ThreadInUseError, match="send each ticket on a new thread"):
+        await run(graph, {"ticket": SMALL_REFUND}, "one-ticket")
 
 
 async def test_reviewer_rejection_issues_nothing(graph: Any, store: Store) -> None:

@@ -443,28 +443,95 @@ async def test_after_a_hang_the_next_endpoint_serves(build: Factory, tmp_path: P
 # --- cache -----------------------------------------------------------------------------------
 
 
-async def test_second_identical_call_of_a_cacheable_agent_is_cached(build: Factory) -> None:
+async def test_a_cacheable_answer_is_held_pending_until_its_gate_confirms_it(
+    build: Factory,
+) -> None:
     sim = new_sim()
     gw = build(sim)
     hits_before = sample("cache_hits_total", agent="classify_intent")
     first = await classify(gw)
-    second = await classify(gw)
-    assert not first.cached and second.cached
-    assert second.output == first.output
-    assert (second.calls, second.cost_usd, second.endpoint) == (0, 0.0, "sim-small-a")
-    assert sim.stats()["requests_total"] == 1
+    assert not first.cached and first.cache_key is not None
+    second = await classify(gw)  # nothing confirmed yet: not a hit
+    assert not second.cached and second.cache_key is not None
+    assert second.cache_key != first.cache_key  # a token per answer
+    assert sim.stats()["requests_total"] == 2
+    await gw.confirm_cached(second.cache_key)
+    third = await classify(gw)
+    assert third.cached and third.cache_key is None
+    assert third.output == second.output
+    assert (third.calls, third.cost_usd, third.endpoint) == (0, 0.0, "sim-small-a")
+    assert sim.stats()["requests_total"] == 2
     assert sample("cache_hits_total", agent="classify_intent") == hits_before + 1
+    await gw.confirm_cached(second.cache_key)  # already written and forgotten: no-op
+    await gw.confirm_cached("no-such-key")
     different = await classify(gw, "<ticket>Where is my order ORD-10003?</ticket>")
-    assert not different.cached
+    assert not different.cached and different.cache_key is not None
+
+
+async def test_a_discarded_answer_never_reaches_the_cache(build: Factory) -> None:
+    sim = new_sim()
+    gw = build(sim)
+    first = await classify(gw)
+    assert first.cache_key is not None
+    gw.discard_cached(first.cache_key)
+    gw.discard_cached(first.cache_key)  # unknown now: no-op
+    await gw.confirm_cached(first.cache_key)  # forgotten: writes nothing
+    again = await classify(gw)
+    assert not again.cached
+    assert sim.stats()["requests_total"] == 2
+
+
+async def test_confirm_writes_the_answer_that_passed_not_a_later_one(build: Factory) -> None:
+    sim = new_sim()
+    gw = build(sim)
+    good = await classify(gw)
+    later = await classify(gw)
+    assert good.cache_key is not None and later.cache_key is not None
+    await gw.confirm_cached(good.cache_key)
+    gw.discard_cached(later.cache_key)
+    hit = await classify(gw)
+    assert hit.cached and hit.output == good.output
+
+
+async def test_pending_answers_are_bounded_oldest_dropped(
+    build: Factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(gateway_module, "MAX_PENDING_CACHE_ENTRIES", 2)
+    sim = new_sim()
+    gw = build(sim)
+    texts = [f"<ticket>Where is my order ORD-1000{i}?</ticket>" for i in range(3)]
+    results = [await classify(gw, text) for text in texts]
+    for result in results:
+        assert result.cache_key is not None
+        await gw.confirm_cached(result.cache_key)
+    again = [await classify(gw, text) for text in texts]
+    assert [r.cached for r in again] == [False, True, True]  # the oldest was evicted
 
 
 async def test_a_cached_large_answer_serves_a_small_request_flagged(build: Factory) -> None:
-    sim = new_sim("down=small")
+    sim = new_sim()
     gw = build(sim)
-    await classify(gw)
-    sim.set_faults(FaultSpec())
+    large = await classify(gw, tier="large")
+    assert large.endpoint == "sim-large-a" and large.cache_key is not None
+    await gw.confirm_cached(large.cache_key)
     again = await classify(gw)
     assert again.cached and again.fallback_tier and again.endpoint == "sim-large-a"
+
+
+async def test_no_cache_while_the_simulator_injects_faults(build: Factory) -> None:
+    sim = new_sim()
+    gw = build(sim)
+    clean = await classify(gw)
+    assert clean.cache_key is not None
+    await gw.confirm_cached(clean.cache_key)
+    sim.set_faults(FaultSpec.parse("implausible_rate=0.01"))
+    faulty = await classify(gw)  # the clean entry is not read: the faults are exercised
+    assert not faulty.cached and faulty.cache_key is None
+    assert sim.stats()["requests_total"] == 2
+    fresh = await classify(gw, "<ticket>Where is my order ORD-10003?</ticket>")
+    assert fresh.cache_key is None  # and nothing new is held for the cache
+    sim.set_faults(FaultSpec())
+    assert (await classify(gw)).cached
 
 
 async def test_decide_refund_is_never_cached(build: Factory) -> None:
@@ -473,16 +540,49 @@ async def test_decide_refund_is_never_cached(build: Factory) -> None:
     first = await decide(gw)
     second = await decide(gw, cacheable=True)
     assert not first.cached and not second.cached
+    assert first.cache_key is None and second.cache_key is None
     assert sim.stats()["requests_total"] == 2
 
 
 async def test_cache_can_be_turned_off(build: Factory, tmp_path: Path) -> None:
     sim = new_sim()
     gw = build(sim, settings=settings_for(tmp_path, CONDUCTOR_CACHE="off"))
-    await classify(gw)
+    first = await classify(gw)
+    assert first.cache_key is None
     assert not (await classify(gw)).cached
     assert sim.stats()["requests_total"] == 2
     assert not (tmp_path / "cache.db").exists()
+
+
+# --- spend of failed calls -------------------------------------------------------------------
+
+
+async def test_an_invalid_answer_carries_what_it_cost(build: Factory) -> None:
+    sim = new_sim("garbage_rate=1.0")
+    gw = build(sim)
+    endpoint = next(e for e in gw.profile.endpoints if e.name == "sim-small-a")
+    cost_before = sample("cost_usd_total", agent="classify_intent", model="sim-small")
+    with pytest.raises(InvalidModelOutput) as info:
+        await classify(gw)
+    usage = info.value.usage
+    assert usage["input_tokens"] > 0 and usage["output_tokens"] > 0
+    assert info.value.cost_usd == pytest.approx(
+        endpoint.cost_usd(usage["input_tokens"], usage["output_tokens"])
+    )
+    assert info.value.cost_usd > 0
+    cost_after = sample("cost_usd_total", agent="classify_intent", model="sim-small")
+    assert cost_after - cost_before == pytest.approx(info.value.cost_usd)
+
+
+async def test_errors_without_an_answer_carry_zero_spend(build: Factory, tmp_path: Path) -> None:
+    sim = new_sim("down=large")
+    gw = build(sim, settings=settings_for(tmp_path).with_retry(backoff_base_s=0))
+    with pytest.raises(ModelCallFailed) as info:
+        await decide(gw)
+    assert info.value.usage == {"input_tokens": 0, "output_tokens": 0}
+    assert info.value.cost_usd == 0.0
+    plain = GatewayError("anything")
+    assert (plain.usage, plain.cost_usd) == ({"input_tokens": 0, "output_tokens": 0}, 0.0)
 
 
 # --- credentials -----------------------------------------------------------------------------

@@ -134,25 +134,30 @@ async def test_mark_waiting_uses_the_run_thread_id() -> None:
     assert metrics.WAITING.count() == 0
 
 
-def test_healthz_reports_each_endpoint_circuit(monkeypatch: pytest.MonkeyPatch) -> None:
-    class FakeGateway:
-        def health(self) -> dict[str, dict[str, Any]]:
-            return {
-                "sim-small": {"state": "open", "tier": "small", "failures": 5},
-                "sim-small-b": {"state": "half_open", "tier": "small", "failures": 2},
-                "sim-large": {"state": "open", "tier": "large", "failures": 7},
-            }
+def test_healthz_reports_each_endpoint_circuit(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    from gateway import gateway as gateway_module
+    from gateway.registry import GatewaySettings
 
-    gateway_module = pytest.importorskip("gateway.gateway")
-    monkeypatch.setattr(gateway_module, "get_gateway", lambda: FakeGateway())
+    settings = GatewaySettings.from_env({"CONDUCTOR_CACHE_DB": str(tmp_path / "cache.db")})
+    real = gateway_module.ModelGateway.from_settings(settings)
+    for endpoint in ("sim-small-a", "sim-large-a"):  # open two circuits the real way
+        breaker = real.breaker(endpoint)
+        for _ in range(breaker.failure_threshold):
+            permit = breaker.try_acquire()
+            assert permit is not None
+            breaker.record_failure(permit)
+    monkeypatch.setattr(gateway_module, "get_gateway", lambda: real)
     metrics.WAITING.mark("t-9", "parked")
     with TestClient(create_app()) as client:
         body = client.get("/healthz").json()
-    assert body["endpoints"]["sim-small"]["state"] == "open"
+    assert body["endpoints"]["sim-small-a"]["state"] == "open"
+    assert body["endpoints"]["sim-small-b"]["state"] == "closed"
     assert body["tiers"] == {"small": True, "large": False}
     assert body["status"] == "degraded"
     assert body["queue"] == {"parked": 1}
-    assert metrics.CIRCUIT_STATE.labels(endpoint="sim-large")._value.get() == 2  # noqa: SLF001
+    assert metrics.CIRCUIT_STATE.labels(endpoint="sim-large-a")._value.get() == 2  # noqa: SLF001
 
 
 def test_histogram_quantile_matches_promql() -> None:
@@ -210,15 +215,16 @@ def test_slo_report_from_a_scrape() -> None:
     draft = report.agent("draft_reply")
     assert draft.executions == 0 and draft.error_rate == 1.0 and draft.p95_seconds is None
     assert report.queue_depth == 3
-    assert report.workflows == 8 and report.escalations == 2
-    assert report.escalation_rate == pytest.approx(0.25)
+    # 8 finished plus 3 waiting runs were started; 2 of them went to a human.
+    assert report.workflows == 11 and report.escalations == 2
+    assert report.escalation_rate == pytest.approx(2 / 11)
     assert report.escalations_by_reason == {"refund_above_auto_limit": 2}
     assert report.as_dict()["agents"][0]["agent"] == "classify_intent"
 
     console = Console(record=True, width=120)
     console.print(slo_table(report))
     rendered = console.export_text()
-    expected = ("classify_intent", "25.0%", "3.500", "queue depth", "human-escalation rate", "2/8")
+    expected = ("classify_intent", "25.0%", "3.500", "queue depth", "human-escalation rate", "2/11")
     for text in expected:
         assert text in rendered, text
 

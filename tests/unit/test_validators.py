@@ -851,3 +851,9 @@ def test_approved_amount_follows_the_policy_rule(
         decision(amount=amount), {"amount": requested}, facts({"total": 35.00})
     )
     assert bool(violations) is refused
+
+
+def test_a_ticket_dated_before_its_order_gets_no_refund() -> None:
+    early = facts({"ordered_at": days_ago(2)}, today=days_ago(5))
+    violations = check_refund_policy(decision(), early, CUSTOMER, "T-1")
+    assert [v.message for v in violations] == ["the ticket is dated 3 days before the order"]

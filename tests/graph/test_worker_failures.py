@@ -1,0 +1,41 @@
+"""A worker that crashes is a failed attempt, never a run that stops half-way."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from gateway.gateway import ModelGateway
+from store.db import Store
+
+SMALL_REFUND = {
+    "ticket_id": "W-1",
+    "customer_id": "C001",
+    "subject": "Refund",
+    "body": "My order ORD-10001 is too small. Please refund the $35.00.",
+    "channel": "email",
+}
+
+
+@pytest.mark.parametrize("agent", ["classify_intent", "decide_refund", "draft_reply"])
+async def test_a_crashing_worker_is_retried(
+    graph: Any, store: Store, gateway: ModelGateway, monkeypatch: pytest.MonkeyPatch, agent: str
+) -> None:
+    real = gateway.invoke_structured
+    crashes: list[str] = []
+
+    async def crash_once(**kwargs: Any) -> Any:
+        if kwargs["agent"] == agent and not crashes:
+            crashes.append(agent)
+            raise RuntimeError("worker bug")
+        return await real(**kwargs)
+
+    monkeypatch.setattr(gateway, "invoke_structured", crash_once)
+    config = {"configurable": {"thread_id": f"crash-{agent}"}}
+    await graph.ainvoke({"ticket": SMALL_REFUND}, config)
+    values = (await graph.aget_state(config)).values
+    assert crashes == [agent]
+    assert values["status"] == "resolved", values.get("errors")
+    assert any(e["message"] == "RuntimeError: worker bug" for e in values["errors"])
+    assert store.count_refunds() == 1
