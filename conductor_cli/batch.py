@@ -54,7 +54,7 @@ def record_from_state(
         "thread_id": thread_id,
         "status": values.get("status") or "failed",
         "intent": values.get("intent")
-        or (values.get("results") or {}).get("classify", {}).get("intent"),
+        or ((values.get("results") or {}).get("classify") or {}).get("intent"),
         "refund": values.get("refund"),
         "reply": values.get("reply"),
         "escalation_reason": values.get("escalation_reason"),
@@ -80,6 +80,21 @@ def rejected_line(line_no: int, reason: str, ticket_id: str | None = None) -> di
     }
 
 
+def failed_line(
+    ticket_id: str | None, thread_id: str | None, error: str, latency_ms: float = 0.0
+) -> dict[str, Any]:
+    """The output line of a ticket whose run (or its bookkeeping) failed outside the graph."""
+    return {
+        **record_from_state(ticket_id, thread_id, {}, latency_ms),
+        "status": "failed",
+        "errors": [error],
+    }
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
 async def run_ticket(
     graph: CompiledStateGraph,
     store: Store,
@@ -97,31 +112,49 @@ async def run_ticket(
     raw_id = ticket.get("ticket_id")
     ticket_id = str(raw_id) if raw_id else f"line-{line_no}"
     thread_id = thread_id_for(ticket_id)
-    config = run_config(thread_id, ticket_id)
+    try:
+        config = run_config(thread_id, ticket_id)
+        # Recorded before the run starts, so that a batch killed midway leaves its threads
+        # findable (`conductor escalations`, `conductor resume`).
+        await asyncio.to_thread(store.upsert_run, thread_id, "support", ticket_id, "running")
+    except Exception as exc:  # noqa: BLE001 - reported in the ticket's output line
+        log.error("run_not_started", ticket_id=ticket_id, error=_describe(exc))
+        return failed_line(ticket_id, None, f"not started: {_describe(exc)}")
     started = time.perf_counter()
     crash: str | None = None
     try:
         await graph.ainvoke({"ticket": ticket}, config, context=context)  # type: ignore[call-overload]
     except Exception as exc:  # noqa: BLE001 - one ticket's crash must not lose the batch
-        crash = f"{type(exc).__name__}: {exc}"
+        crash = _describe(exc)
         log.error("run_crashed", ticket_id=ticket_id, workflow_id=thread_id, error=crash)
     latency_ms = (time.perf_counter() - started) * 1000
-    snapshot = await graph.aget_state(config)
-    values = dict(snapshot.values or {})
-    record = record_from_state(ticket_id, thread_id, values, latency_ms)
-    record["customer_id"] = ticket.get("customer_id")
-    record["reviewed"] = values.get("review") is not None
-    if crash:
-        record["status"] = "failed"
-        record["errors"].append(f"crash: {crash}")
-    await asyncio.to_thread(
-        store.upsert_run,
-        thread_id,
-        "support",
-        ticket_id,
-        record["status"],
-        {"escalation_reason": record["escalation_reason"]},
-    )
+    try:
+        snapshot = await graph.aget_state(config)
+        values = dict(snapshot.values or {})
+        record = record_from_state(ticket_id, thread_id, values, latency_ms)
+        record["customer_id"] = ticket.get("customer_id")
+        record["reviewed"] = values.get("review") is not None
+        if crash:
+            record["status"] = "failed"
+            record["errors"].append(f"crash: {crash}")
+        elif record["status"] == "running":
+            record["status"] = "failed"
+            record["errors"].append("run ended without a final status")
+        await asyncio.to_thread(
+            store.upsert_run,
+            thread_id,
+            "support",
+            ticket_id,
+            record["status"],
+            {"escalation_reason": record["escalation_reason"]},
+        )
+    except Exception as exc:  # noqa: BLE001 - the run happened; its line must not be lost
+        error = f"bookkeeping: {_describe(exc)}"
+        log.error("run_bookkeeping_failed", ticket_id=ticket_id, workflow_id=thread_id, error=error)
+        record = failed_line(ticket_id, thread_id, error, latency_ms)
+        if crash:
+            record["errors"].insert(0, f"crash: {crash}")
+        record["customer_id"] = ticket.get("customer_id")
     return record
 
 
@@ -173,12 +206,23 @@ async def run_batch(
         bar = progress.add_task("tickets", total=len(lines))
 
         async def one(index: int, number: int, text: str) -> None:
-            async with gate:
-                records[index] = await run_ticket(graph, store, number, text, ctx)
-            progress.advance(bar)
+            try:
+                async with gate:
+                    records[index] = await run_ticket(graph, store, number, text, ctx)
+            except Exception as exc:  # noqa: BLE001 - becomes the line's failed record
+                records[index] = failed_line(None, None, f"crash: line {number}: {_describe(exc)}")
+            finally:
+                progress.advance(bar)
 
-        await asyncio.gather(*(one(i, n, t) for i, (n, t) in enumerate(lines)))
+        outcomes = await asyncio.gather(
+            *(one(i, n, t) for i, (n, t) in enumerate(lines)), return_exceptions=True
+        )
     result.wall_s = time.perf_counter() - started
+    for index, outcome in enumerate(outcomes):
+        if records[index] is None:  # only if `one` itself was interrupted
+            line_no = lines[index][0]
+            reason = _describe(outcome) if isinstance(outcome, BaseException) else "no result"
+            records[index] = failed_line(None, None, f"crash: line {line_no}: {reason}")
     result.records = [r for r in records if r is not None]
     for record in result.records:
         customer = record.pop("customer_id", None)
@@ -222,7 +266,12 @@ def summary_table(result: BatchResult, store: Store, title: str = "support batch
     table.add_column("figure")
     table.add_column("value", justify="right")
     table.add_row("tickets in / out", f"{result.lines} / {len(records)}")
-    for status in ("resolved", "escalated", "rejected", "parked", "failed"):
+    # The status rows add up to the records (one per input line): "running" (a run that
+    # ended without a final status is reported as failed, so it should not occur) and any
+    # other status only when present.
+    shown = ["resolved", "escalated", "rejected", "parked", "failed"]
+    shown += sorted(status for status in statuses if status not in shown)
+    for status in shown:
         table.add_row(f"status {status}", str(statuses.get(status, 0)))
     table.add_row("refunds issued", str(len(issued)))
     table.add_row("policy violations (ledger audit)", str(len(batch_violations(result, store))))

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import json
+import sqlite3
 import sys
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 from rich.console import Console
 from rich.table import Table
 
@@ -24,6 +28,11 @@ DEFAULT_LOG_FILE = Path("var/logs/conductor.jsonl")
 
 console = Console(stderr=True)
 out = Console()
+
+
+def _error(message: str, style: str = "red") -> None:
+    """Print one line on stderr, as is (no markup, no wrapping)."""
+    console.print(message, style=style, markup=False, highlight=False, soft_wrap=True)
 
 
 def _add_store_args(parser: argparse.ArgumentParser) -> None:
@@ -117,12 +126,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _store_path(path: Path | None) -> Path:
+    """The local store's file (default `CONDUCTOR_DB` or var/conductor.db), its folder made.
+
+    Raises:
+        IsADirectoryError: When the path is a directory.
+    """
+    target = path or store_path_from_env()
+    if target.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "the store path is a directory", str(target))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    return target
+
+
 @contextmanager
 def _store_for(path: Path | None) -> Iterator[Store]:
     """Open the local store (default `CONDUCTOR_DB` or var/conductor.db) as the process's store."""
-    target = path or store_path_from_env()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with Store(target) as store, use_store(store):
+    with Store(_store_path(path)) as store, use_store(store):
         yield store
 
 
@@ -136,8 +156,7 @@ def cmd_seed(args: argparse.Namespace) -> int:
     """Seed the local store."""
     from store.seed import seed_store
 
-    target = args.db or store_path_from_env()
-    target.parent.mkdir(parents=True, exist_ok=True)
+    target = _store_path(args.db)
     counts = seed_store(target, seed=args.seed)
     out.print(f"seeded {target}: " + ", ".join(f"{k}={v}" for k, v in counts.items()))
     return 0
@@ -146,27 +165,50 @@ def cmd_seed(args: argparse.Namespace) -> int:
 async def cmd_run(args: argparse.Namespace) -> int:
     """Run a batch; exit 0 when every input line is accounted for in OUT."""
     from conductor_cli.batch import run_batch, summary_table
-
-    if not args.input.is_file():
-        console.print(f"[red]input file not found: {args.input}")
-        return 2
-    if args.faults is not None:
-        from simulator.engine import get_default_simulator
-        from simulator.faults import FaultSpec
-
-        get_default_simulator().set_faults(FaultSpec.parse(args.faults))
+    from gateway.gateway import get_gateway
+    from simulator.engine import get_default_simulator
+    from simulator.faults import FaultSpec
     from telemetry.metrics import render_latest, start_metrics_server
 
-    if args.metrics_port is not None:
-        server, _ = start_metrics_server(args.metrics_port)
-        console.print(f"metrics on http://127.0.0.1:{server.server_port}/metrics")
-    with _store_for(args.db) as store:
-        async with open_checkpointer(args.checkpoints) as saver:
-            graph = _compile(saver)
-            result = await run_batch(
-                graph, store, args.input, args.out, concurrency=args.concurrency, console=console
-            )
-        out.print(summary_table(result, store, title=f"support batch: {args.input}"))
+    if args.input.is_dir():
+        _error(f"input is a directory: {args.input}")
+        return 2
+    if not args.input.is_file():
+        _error(f"input file not found: {args.input}")
+        return 2
+    if args.out.is_dir():
+        _error(f"output is a directory: {args.out}")
+        return 2
+    faults = FaultSpec.parse(args.faults) if args.faults is not None else None
+    gateway = get_gateway()  # the workers' gateway; a bad model profile fails here
+    try:
+        # Fail on an unwritable OUT now, not after every ticket has run.
+        try:
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            with args.out.open("a", encoding="utf-8"):
+                pass
+        except OSError as exc:
+            _error(f"error: cannot write the output file: {_os_failure(exc)}")
+            return 2
+        if faults is not None:
+            get_default_simulator().set_faults(faults)
+        if args.metrics_port is not None:
+            server, _ = start_metrics_server(args.metrics_port)
+            console.print(f"metrics on http://127.0.0.1:{server.server_port}/metrics")
+        with _store_for(args.db) as store:
+            async with open_checkpointer(args.checkpoints) as saver:
+                graph = _compile(saver)
+                result = await run_batch(
+                    graph,
+                    store,
+                    args.input,
+                    args.out,
+                    concurrency=args.concurrency,
+                    console=console,
+                )
+            out.print(summary_table(result, store, title=f"support batch: {args.input}"))
+    finally:
+        await gateway.aclose()
     out.print(f"wrote {len(result.records)} results to {args.out}")
     args.metrics_file.parent.mkdir(parents=True, exist_ok=True)
     args.metrics_file.write_bytes(render_latest())
@@ -206,33 +248,40 @@ async def cmd_escalations(args: argparse.Namespace) -> int:
 
 async def cmd_resume(args: argparse.Namespace) -> int:
     """Resume one escalated thread with a decision, or every parked thread."""
-    from conductor_cli.reviews import list_waiting, resume_thread
+    from conductor_cli.reviews import resume_thread
+    from gateway.gateway import get_gateway
 
     if args.parked == bool(args.thread_id):
-        console.print("[red]give either THREAD_ID with --decision, or --parked")
+        _error("give either THREAD_ID with --decision, or --parked")
         return 2
-    with _store_for(args.db) as store:
-        async with open_checkpointer(args.checkpoints) as saver:
-            graph = _compile(saver)
-            if args.parked:
-                return await _resume_parked(graph, store, list_waiting, resume_thread)
-            if args.decision is None:
-                console.print("[red]--decision is required to resume an escalation")
-                return 2
-            payload: dict[str, Any] = {"decision": args.decision}
-            if args.amount is not None:
-                payload["amount"] = args.amount
-            if args.note:
-                payload["note"] = args.note
-            try:
-                state = await resume_thread(graph, store, args.thread_id, payload)
-            except LookupError as exc:
-                console.print(f"[red]{exc}")
-                return 1
+    if not args.parked and args.decision is None:
+        _error("--decision is required to resume an escalation")
+        return 2
+    payload: dict[str, Any] = {"decision": args.decision}
+    if args.amount is not None:
+        payload["amount"] = args.amount
+    if args.note:
+        payload["note"] = args.note
+    gateway = get_gateway()  # the workers' gateway; a bad model profile fails here
+    try:
+        with _store_for(args.db) as store:
+            async with open_checkpointer(args.checkpoints) as saver:
+                graph = _compile(saver)
+                if args.parked:
+                    return await _resume_parked(graph, store)
+                try:
+                    state = await resume_thread(
+                        graph, store, args.thread_id, payload, kind="review"
+                    )
+                except LookupError as exc:
+                    _error(str(exc))
+                    return 1
+    finally:
+        await gateway.aclose()
     values = state["values"]
     for pending in state["interrupts"]:
         if pending["value"].get("error"):
-            console.print(f"[red]resume refused: {pending['value']['error']}")
+            _error(f"resume refused: {pending['value']['error']}")
             return 1
     out.print_json(
         json.dumps(
@@ -246,26 +295,48 @@ async def cmd_resume(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _resume_parked(graph: Any, store: Store, list_waiting: Any, resume_thread: Any) -> int:
-    from gateway.gateway import get_gateway
+async def _resume_parked(graph: Any, store: Store) -> int:
+    """Resume every parked run once, and report what became of each.
 
-    health = get_gateway().health()
-    resumed = held = 0
+    The circuit breakers that parked these runs lived in the memory of the process that ran
+    them; this process starts with fresh ones and cannot know whether the providers are back
+    without calling them. So every parked run is tried: one whose providers are still down
+    parks again (its state intact), and the report says so rather than claiming the runs
+    were left waiting untried.
+
+    Returns:
+        0, or 1 when resuming a run raised (the other runs are still tried).
+    """
+    from conductor_cli.reviews import list_waiting, resume_thread
+
+    outcomes: Counter[str] = Counter()
+    crashed = 0
     for row in await list_waiting(graph, store, "parked"):
-        tiers = row["packet"].get("tiers") or []
-        if not all(_tier_healthy(health, tier) for tier in tiers):
-            held += 1
+        thread_id = row["thread_id"]
+        try:
+            state = await resume_thread(graph, store, thread_id, {"retry": True}, kind="parked")
+        except LookupError as exc:  # resumed meanwhile by someone else: not ours to count
+            _error(f"{thread_id}: skipped: {exc}", style="yellow")
             continue
-        state = await resume_thread(graph, store, row["thread_id"], {"retry": True})
-        resumed += 1
-        out.print(f"{row['thread_id']}: {state['values'].get('status')}")
-    out.print(f"resumed {resumed} parked run(s); {held} still waiting on their providers")
-    return 0
-
-
-def _tier_healthy(health: dict[str, dict[str, Any]], tier: str) -> bool:
-    """A tier is healthy when at least one of its endpoints has a closed or half-open circuit."""
-    return any(info.get("tier") == tier and info.get("state") != "open" for info in health.values())
+        except Exception as exc:  # noqa: BLE001 - one run's crash must not stop the others
+            crashed += 1
+            outcomes["failed"] += 1
+            _error(f"{thread_id}: resume failed: {type(exc).__name__}: {exc}")
+            continue
+        status = state["values"].get("status") or "failed"
+        outcomes[status] += 1
+        out.print(f"{thread_id} ({row['item_id']}): {status}")
+    finished = outcomes["resolved"] + outcomes["rejected"]
+    line = (
+        f"resumed {sum(outcomes.values())} parked run(s): {finished} finished, "
+        f"{outcomes['escalated']} escalated, "
+        f"{outcomes['parked']} parked again (providers still down)"
+    )
+    other = sum(outcomes.values()) - finished - outcomes["escalated"] - outcomes["parked"]
+    if other:
+        line += f", {other} failed"
+    out.print(line, soft_wrap=True)
+    return 1 if crashed else 0
 
 
 async def cmd_chaos(args: argparse.Namespace) -> int:
@@ -312,7 +383,7 @@ def cmd_slo(args: argparse.Namespace) -> int:
     elif args.file.is_file():
         report = slo_from_text(args.file.read_text(encoding="utf-8"), source=str(args.file))
     else:
-        console.print(f"[red]no metrics file at {args.file}: run `conductor run` or give --url")
+        _error(f"no metrics file at {args.file}: run `conductor run` or give --url")
         return 2
     if args.json:
         out.print_json(json.dumps(report.as_dict(), default=str))
@@ -327,16 +398,6 @@ def cmd_sim(args: argparse.Namespace) -> int:
 
     serve(host=args.host, port=args.port, faults=args.faults)
     return 0
-
-
-async def _closing(command: Any, args: argparse.Namespace) -> int:
-    """Run an async command, then close the gateway's connections and cache."""
-    from gateway.gateway import get_gateway
-
-    try:
-        return int(await command(args))
-    finally:
-        await get_gateway().aclose()
 
 
 ASYNC_COMMANDS = {
@@ -356,8 +417,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             configure_logging()
         else:
             log_path = Path(args.log_file)
-            log_path.parent.mkdir(parents=True, exist_ok=True)
-            stream = stack.enter_context(log_path.open("a", encoding="utf-8", buffering=1))
+            try:
+                log_path.parent.mkdir(parents=True, exist_ok=True)
+                stream = stack.enter_context(log_path.open("a", encoding="utf-8", buffering=1))
+            except OSError as exc:
+                _error(f"error: cannot open the log file: {_os_failure(exc)}")
+                return 2
             configure_logging(stream=stream)
             stack.callback(configure_logging, stream=sys.stderr)
         return _dispatch(args)
@@ -366,7 +431,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _dispatch(args: argparse.Namespace) -> int:
     try:
         if args.command in ASYNC_COMMANDS:
-            return asyncio.run(_closing(ASYNC_COMMANDS[args.command], args))
+            return int(asyncio.run(ASYNC_COMMANDS[args.command](args)))
         if args.command == "seed":
             return cmd_seed(args)
         if args.command == "sim":
@@ -374,9 +439,47 @@ def _dispatch(args: argparse.Namespace) -> int:
         if args.command == "slo":
             return cmd_slo(args)
     except ValueError as exc:
-        console.print(f"[red]error: {exc}")
+        _error(f"error: {exc}")
+        return 2
+    except httpx.HTTPError as exc:
+        _error(f"error: {_http_failure(exc)}")
+        return 2
+    except sqlite3.Error as exc:
+        _error(f"error: database failure ({_databases(args)}): {exc}")
+        return 2
+    except OSError as exc:
+        _error(f"error: {_os_failure(exc)}")
         return 2
     raise AssertionError(f"unhandled command {args.command}")
+
+
+def _http_failure(exc: httpx.HTTPError) -> str:
+    """What an HTTP failure was, naming the URL when the exception knows it."""
+    try:
+        where = f" {exc.request.method} {exc.request.url}"
+    except RuntimeError:  # no request attached
+        where = ""
+    detail = str(exc) or type(exc).__name__
+    return f"request failed{where}: {detail}"
+
+
+def _databases(args: argparse.Namespace) -> str:
+    """The database files a command uses, for an error message."""
+    names = [f"store {getattr(args, 'db', None) or store_path_from_env()}"]
+    if hasattr(args, "checkpoints"):
+        names.append(f"checkpoints {args.checkpoints or DEFAULT_CHECKPOINTS}")
+    return ", ".join(names)
+
+
+def _os_failure(exc: OSError) -> str:
+    """An OSError in one line: what went wrong, and on which file."""
+    what = exc.strerror or str(exc) or type(exc).__name__
+    if exc.filename is not None:
+        where = str(exc.filename)
+        if exc.filename2 is not None:
+            where += f" -> {exc.filename2}"
+        return f"{what}: {where}"
+    return what
 
 
 if __name__ == "__main__":

@@ -11,38 +11,100 @@ from langgraph.types import Command
 
 from store.db import Store
 
+WAITING_STATUS = {"review": "escalated", "parked": "parked"}
+"""The run status the store records for a run waiting on each kind of interrupt."""
+
+
+class UnknownThreadError(LookupError):
+    """The checkpointer has no thread of that id."""
+
+
+class NotWaitingError(LookupError):
+    """The thread exists but waits on no interrupt of the kind asked for."""
+
 
 async def pending_interrupts(graph: CompiledStateGraph, thread_id: str) -> list[dict[str, Any]]:
-    """The interrupts a thread waits on (each `{"id", "value"}`), read from its checkpoint."""
+    """The interrupts a thread waits on (each `{"id", "value"}`), read from its checkpoint.
+
+    Raises:
+        UnknownThreadError: When the checkpointer has no such thread.
+    """
     snapshot = await graph.aget_state({"configurable": {"thread_id": thread_id}})
+    if snapshot.created_at is None and not snapshot.values:
+        raise UnknownThreadError(f"unknown thread {thread_id}")
     return [{"id": i.id, "value": i.value} for i in snapshot.interrupts]
 
 
+def _kind(value: Any) -> Any:
+    return value.get("kind") if isinstance(value, dict) else None
+
+
 async def list_waiting(graph: CompiledStateGraph, store: Store, kind: str) -> list[dict[str, Any]]:
-    """Runs waiting on a reviewer (`kind="review"`) or on providers (`kind="parked"`)."""
-    status = "escalated" if kind == "review" else "parked"
-    rows = await asyncio.to_thread(store.list_runs, "support", status)
+    """Runs waiting on a reviewer (`kind="review"`) or on providers (`kind="parked"`).
+
+    Runs the store still records as "running" are looked at too: a batch killed after a run
+    reached its interrupt but before its final status was written leaves them so.
+    """
+    rows: list[dict[str, Any]] = []
+    for status in (WAITING_STATUS[kind], "running"):
+        rows += await asyncio.to_thread(store.list_runs, "support", status)
     waiting = []
     for row in rows:
-        for pending in await pending_interrupts(graph, row["thread_id"]):
-            if pending["value"].get("kind") == kind:
-                waiting.append({**row, "interrupt_id": pending["id"], "packet": pending["value"]})
+        try:
+            pending = await pending_interrupts(graph, row["thread_id"])
+        except UnknownThreadError:
+            continue  # recorded, but never checkpointed (killed before its first step)
+        for interrupt in pending:
+            if _kind(interrupt["value"]) == kind:
+                waiting.append(
+                    {**row, "interrupt_id": interrupt["id"], "packet": interrupt["value"]}
+                )
     return waiting
 
 
+def _wrong_kind_message(thread_id: str, wanted: str, found: set[Any]) -> str:
+    if wanted == "review" and "parked" in found:
+        return (
+            f"thread {thread_id} is parked (waiting on providers), not on a review; "
+            "use `conductor resume --parked`"
+        )
+    if wanted == "parked" and "review" in found:
+        return (
+            f"thread {thread_id} waits on a review, not on providers; "
+            f"use `conductor resume {thread_id} --decision ...`"
+        )
+    kinds = ", ".join(sorted(str(k) for k in found))
+    return f"thread {thread_id} waits on {kinds}, not on {wanted}"
+
+
 async def resume_thread(
-    graph: CompiledStateGraph, store: Store, thread_id: str, payload: dict[str, Any]
+    graph: CompiledStateGraph,
+    store: Store,
+    thread_id: str,
+    payload: dict[str, Any],
+    *,
+    kind: str,
 ) -> dict[str, Any]:
-    """Resume one thread with `payload`; return its state afterwards (values and interrupts).
+    """Resume a thread's pending interrupt of `kind` ("review" or "parked") with `payload`.
+
+    Returns:
+        The thread's state afterwards: `{"values", "interrupts"}`.
 
     Raises:
-        LookupError: When the thread waits on nothing.
+        UnknownThreadError: When there is no such thread.
+        NotWaitingError: When the thread waits on nothing, or on another kind of interrupt
+            (the message says which, and which command resumes it).
     """
     config: RunnableConfig = {"configurable": {"thread_id": thread_id}, "max_concurrency": 8}
     pending = await pending_interrupts(graph, thread_id)
     if not pending:
-        raise LookupError(f"thread {thread_id} has no pending interrupt to resume")
-    await graph.ainvoke(Command(resume={pending[0]["id"]: payload}), config)
+        raise NotWaitingError(f"thread {thread_id} has no pending interrupt to resume")
+    matching = [p for p in pending if _kind(p["value"]) == kind]
+    if not matching:
+        raise NotWaitingError(
+            _wrong_kind_message(thread_id, kind, {_kind(p["value"]) for p in pending})
+        )
+    await graph.ainvoke(Command(resume={matching[0]["id"]: payload}), config)
     snapshot = await graph.aget_state(config)
     values = dict(snapshot.values or {})
     status = values.get("status") or "failed"

@@ -1,9 +1,10 @@
 """The `conductor` command line, driven in-process on a temporary store and checkpoints.
 
-Each command runs as `conductor_cli.main.main([...])` would from a shell: its own event loop,
-the process-wide simulator (`get_default_simulator()`, which `--faults` changes) and the
-process's gateway (`get_gateway()`, swapped here for one with a private cache file and a
-clock the test controls, so that open circuits recover when the test says so).
+Each command runs as `conductor_cli.main.main([...])` would from a shell: its own event loop
+and its own gateway (a fresh `ModelGateway` per command, as a new process would build: fresh
+circuit breakers, a private cache file, a fake clock so that backoff does not wait). The
+simulator is process-wide (`get_default_simulator()`, which `--faults` changes); it stands
+for the providers, which outlive any one command.
 """
 
 from __future__ import annotations
@@ -21,10 +22,17 @@ from typing import Any
 import pytest
 from fakes import FakeClock
 
+import gateway.gateway as gateway_module
+from conductor_cli.batch import run_batch
+from conductor_cli.checkpoints import open_checkpointer
 from conductor_cli.main import main
+from conductor_cli.reviews import NotWaitingError, resume_thread
+from gateway.errors import RegistryError
 from gateway.gateway import ModelGateway, use_gateway
 from gateway.registry import GatewaySettings
+from graphs.support import builder
 from simulator.engine import Simulator, get_default_simulator
+from simulator.error_model import ErrorModel
 from simulator.faults import FaultSpec
 from store.db import Store
 from telemetry.logging import capture_log_lines
@@ -53,8 +61,7 @@ class Cli:
     tmp: Path
     capsys: pytest.CaptureFixture[str]
     sim: Simulator
-    gateway: ModelGateway
-    clock: FakeClock
+    settings: GatewaySettings
 
     @property
     def db(self) -> Path:
@@ -64,16 +71,25 @@ class Cli:
     def checkpoints(self) -> Path:
         return self.tmp / "checkpoints.db"
 
+    def new_gateway(self) -> ModelGateway:
+        """A gateway as a new `conductor` process builds it: no circuit state carried over."""
+        clock = FakeClock()
+        return ModelGateway(self.settings, simulator=self.sim, clock=clock, sleep=clock.sleep)
+
     def __call__(self, *args: str | Path, store_args: bool = True) -> tuple[int, str, str]:
-        """Run one command; return its exit code, stdout and stderr."""
+        """Run one command as its own process would; return its exit code, stdout and stderr."""
         argv = [str(a) for a in args]
         if store_args:
             argv += ["--db", str(self.db), "--checkpoints", str(self.checkpoints)]
         self.capsys.readouterr()
+        gateway = self.new_gateway()
         # `main` points Conductor's log lines at its --log-file (var/logs/conductor.jsonl);
         # the capture block puts the process's log settings back afterwards.
-        with capture_log_lines(level="WARNING"):
-            code = main(argv)
+        try:
+            with capture_log_lines(level="WARNING"), use_gateway(gateway):
+                code = main(argv)
+        finally:
+            asyncio.run(gateway.aclose())  # the command closes it; this is for a failed test
         captured = self.capsys.readouterr()
         return code, captured.out, captured.err
 
@@ -153,19 +169,16 @@ def cli(
     # Whatever a command writes to its default paths (var/...) lands in the temp dir.
     monkeypatch.chdir(tmp_path)
     sim = get_default_simulator()
-    saved = sim.faults
+    saved, saved_model = sim.faults, sim.error_model
     sim.set_faults(FaultSpec())
     sim.reset()
-    clock = FakeClock()
     settings = GatewaySettings.from_env({"CONDUCTOR_CACHE_DB": str(tmp_path / "cache.db")})
-    gateway = ModelGateway(settings, simulator=sim, clock=clock, sleep=clock.sleep)
     try:
-        with use_gateway(gateway):
-            yield Cli(tmp_path, capsys, sim, gateway, clock)
+        yield Cli(tmp_path, capsys, sim, settings)
     finally:
         sim.set_faults(saved)
+        sim.set_error_model(saved_model)
         sim.reset()
-        asyncio.run(gateway.aclose())
 
 
 def test_seed_fills_a_realistic_store(cli: Cli) -> None:
@@ -259,6 +272,14 @@ def test_a_reviewer_resumes_an_escalation_and_a_bad_answer_is_refused(cli: Cli) 
     ledger = cli.ledger()
     thread = records["T-002"]["thread_id"]
 
+    # A batch killed before it wrote the final status leaves the run "running": still listed.
+    with Store(cli.db) as store:
+        store.upsert_run(thread, "support", "T-002", "running")
+    assert "T-002" in {row["item_id"] for row in cli.escalations()}
+    # A review is not resumed as a parked run.
+    with pytest.raises(NotWaitingError, match="waits on a review, not on providers"):
+        asyncio.run(resume_as_parked(cli, thread))
+
     code, out, err = cli("resume", thread, "--decision", "edit", "--amount", "100000")
     assert code == 1
     assert "resume refused" in err and "exceeds the order total" in err, err
@@ -282,6 +303,9 @@ def test_a_reviewer_resumes_an_escalation_and_a_bad_answer_is_refused(cli: Cli) 
 
 
 def test_resume_parked_resumes_the_runs_a_total_outage_parked(cli: Cli) -> None:
+    # Workers err only through the injected outage, so each ticket's outcome after the
+    # resume is the policy's, not the small model's dice (which hang on the prompts' text).
+    cli.sim.set_error_model(ErrorModel.ideal())
     cli.seed()
     ids = ["T-001", "T-002", "T-004", "T-008", "T-029", "T-037"]
     tickets = write_subset(cli.tmp / "tickets.jsonl", ids)
@@ -291,20 +315,35 @@ def test_resume_parked_resumes_the_runs_a_total_outage_parked(cli: Cli) -> None:
     assert records.pop("T-037")["status"] == "rejected"
     assert {r["status"] for r in records.values()} == {"parked"}
     assert cli.ledger() == []
+    n = len(records)
 
-    # Still down, every circuit open: nothing is resumed, nothing is sent.
+    # A parked run waits on providers, not on a reviewer: a decision is refused.
+    thread = records["T-001"]["thread_id"]
+    code, _, err = cli("resume", thread, "--decision", "approve")
+    assert code == 1 and f"thread {thread} is parked (waiting on providers)" in err, err
+    assert "conductor resume --parked" in err
+    assert cli.escalations() == []
+
+    # Still down. A new process cannot know that without trying (its circuits start closed):
+    # every parked run is tried, and each parks again, its state intact.
     sent = cli.sim.stats()["requests_total"]
-    code, out, _ = cli("resume", "--parked")
-    assert code == 0 and f"resumed 0 parked run(s); {len(records)} still waiting" in out
-    assert cli.sim.stats()["requests_total"] == sent
-
-    # The providers are back (a new process reads no CONDUCTOR_FAULTS) and the circuits'
-    # 30 s recovery has passed: every parked run is resumed, once.
-    cli.sim.set_faults(FaultSpec())
-    cli.clock.now += 31
     code, out, err = cli("resume", "--parked")
     assert code == 0, err
-    assert f"resumed {len(records)} parked run(s); 0 still waiting" in out
+    assert f"resumed {n} parked run(s): 0 finished, 0 escalated, {n} parked again" in out
+    assert cli.sim.stats()["requests_total"] > sent, "the providers were tried"
+    assert cli.ledger() == []
+    with Store(cli.db) as store:
+        assert {run["status"] for run in store.list_runs("support", None)} == {
+            "parked",
+            "rejected",
+        }
+
+    # The providers are back (a new process reads no CONDUCTOR_FAULTS): every parked run is
+    # resumed, once.
+    cli.sim.set_faults(FaultSpec())
+    code, out, err = cli("resume", "--parked")
+    assert code == 0, err
+    assert f"resumed {n} parked run(s): 4 finished, 1 escalated, 0 parked again" in out, out
     with Store(cli.db) as store:
         statuses = {run["item_id"]: run["status"] for run in store.list_runs("support")}
     assert "parked" not in statuses.values()
@@ -315,5 +354,116 @@ def test_resume_parked_resumes_the_runs_a_total_outage_parked(cli: Cli) -> None:
     assert cli.policy_violations(tickets, approved_by_human=set()) == []
 
     code, out, _ = cli("resume", "--parked")
-    assert code == 0 and "resumed 0 parked run(s); 0 still waiting" in out
+    assert code == 0 and "resumed 0 parked run(s)" in out
     assert cli.ledger() == ledger
+
+
+async def resume_as_parked(cli: Cli, thread_id: str) -> None:
+    async with open_checkpointer(cli.checkpoints) as saver:
+        graph = builder.compile(checkpointer=saver)
+        with Store(cli.db) as store:
+            await resume_thread(graph, store, thread_id, {"retry": True}, kind="parked")
+
+
+def _one_error_line(err: str) -> str:
+    assert "Traceback" not in err, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+def test_failures_are_one_clear_line_not_a_traceback(cli: Cli) -> None:
+    code, _, err = cli("seed", "--db", cli.tmp, store_args=False)
+    assert code == 2 and "store path is a directory" in _one_error_line(err)
+
+    (cli.tmp / "junk.db").write_text("this is not an SQLite database " * 100)
+    code, _, err = cli("escalations", "--db", cli.tmp / "junk.db", store_args=False)
+    line = _one_error_line(err)
+    assert code == 2 and "database failure" in line and "junk.db" in line, err
+
+    code, _, err = cli("slo", "--url", "http://127.0.0.1:9", store_args=False)
+    line = _one_error_line(err)
+    assert code == 2 and "request failed" in line and "127.0.0.1:9" in line, err
+
+    code, _, err = cli("run", "support", cli.tmp, "--out", cli.tmp / "out.jsonl")
+    assert code == 2 and _one_error_line(err) == f"input is a directory: {cli.tmp}"
+
+    tickets = write_subset(cli.tmp / "tickets.jsonl", ["T-001"])
+    (cli.tmp / "a-file").write_text("")
+    code, _, err = cli("run", "support", tickets, "--out", cli.tmp / "a-file" / "out.jsonl")
+    line = _one_error_line(err)
+    assert code == 2 and "cannot write the output file" in line and "a-file" in line, err
+
+    code, _, err = cli("resume", "no-such-thread", "--decision", "approve")
+    assert code == 1 and _one_error_line(err) == "unknown thread no-such-thread"
+
+
+def test_a_bad_model_profile_fails_only_the_commands_that_call_models(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cli.seed()
+
+    def bad_profile() -> ModelGateway:
+        raise RegistryError("models.toml: profiles.bogus: no such profile")
+
+    monkeypatch.setattr(gateway_module, "get_gateway", bad_profile)
+    code, out, err = cli("escalations")
+    assert code == 0 and "pending reviews: 0" in out and err == "", err
+    tickets = write_subset(cli.tmp / "tickets.jsonl", ["T-001"])
+    code, out, err = cli("run", "support", tickets, "--out", cli.tmp / "out.jsonl")
+    assert code == 2 and out == "" and "no such profile" in _one_error_line(err)
+    assert cli.ledger() == [] and not (cli.tmp / "out.jsonl").exists()
+
+
+class FlakyGraph:
+    """A stand-in graph: ainvoke does nothing; each ticket's state comes from `states`."""
+
+    def __init__(self, store: Store, states: dict[str, Any]) -> None:
+        self.store = store
+        self.states = states
+        self.seen_running: list[str] = []
+
+    async def ainvoke(self, _input: Any, config: Any, **_: Any) -> None:
+        thread_id = config["configurable"]["thread_id"]
+        status = {run["thread_id"]: run["status"] for run in self.store.list_runs("support")}
+        if status.get(thread_id) == "running":
+            self.seen_running.append(thread_id)
+
+    async def aget_state(self, config: Any) -> Any:
+        ticket_id = config["metadata"]["ticket_id"]
+        state = self.states[ticket_id]
+        if isinstance(state, Exception):
+            raise state
+        return type("Snapshot", (), {"values": state})()
+
+
+def test_batch_bookkeeping_loses_no_line(cli: Cli) -> None:
+    cli.seed()
+    tickets = write_subset(cli.tmp / "tickets.jsonl", ["T-001", "T-002", "T-004", "T-008"])
+    states: dict[str, Any] = {
+        "T-001": {"status": "resolved", "results": {"classify": None}},
+        "T-002": RuntimeError("checkpointer went away"),
+        "T-004": {"status": "running"},
+        "T-008": {"status": "escalated", "escalation_reason": "legal_threat"},
+    }
+    out = cli.tmp / "out.jsonl"
+    with Store(cli.db) as store, use_gateway(cli.new_gateway()):
+        graph = FlakyGraph(store, states)
+        result = asyncio.run(run_batch(graph, store, tickets, out))  # type: ignore[arg-type]
+        runs = {run["item_id"]: run["status"] for run in store.list_runs("support")}
+    assert len(graph.seen_running) == 4, "each run is recorded before it starts"
+    by_id = {r["ticket_id"]: r for r in map(json.loads, out.read_text().splitlines())}
+    assert len(result.records) == result.lines == 4 == len(by_id)
+    assert by_id["T-001"]["status"] == "resolved" and by_id["T-001"]["intent"] is None
+    assert by_id["T-002"]["status"] == "failed"
+    assert any("checkpointer went away" in e for e in by_id["T-002"]["errors"])
+    assert by_id["T-004"]["status"] == "failed"
+    assert "run ended without a final status" in by_id["T-004"]["errors"]
+    assert by_id["T-008"]["status"] == "escalated"
+    # The run whose state could not be read is still findable: recorded as running.
+    assert runs == {
+        "T-001": "resolved",
+        "T-002": "running",
+        "T-004": "failed",
+        "T-008": "escalated",
+    }
