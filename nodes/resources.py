@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,6 +13,7 @@ from store.db import Store
 DEFAULT_DB = Path("var/conductor.db")
 
 _store: Store | None = None
+_store_lock = threading.Lock()
 
 
 def store_path_from_env() -> Path:
@@ -20,13 +22,14 @@ def store_path_from_env() -> Path:
 
 
 def get_store() -> Store:
-    """Return the process's store, opening it on first use."""
+    """Return the process's store, opening it on first use (the server opens it at start)."""
     global _store
-    if _store is None:
-        path = store_path_from_env()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        _store = Store(path)
-    return _store
+    with _store_lock:  # nodes call this from worker threads
+        if _store is None:
+            path = store_path_from_env()
+            path.parent.mkdir(parents=True, exist_ok=True)
+            _store = Store(path)
+        return _store
 
 
 @contextmanager

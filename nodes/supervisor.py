@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from state.schemas import REFUND_INTENTS, ReplyOutcome
+from validators.money import to_cents
 
 RouteKind = Literal["plan", "dispatch", "escalate", "park", "act", "finalize"]
 
@@ -174,7 +175,9 @@ def _policy_trigger(results: Mapping[str, Any], limits: Limits) -> str | None:
         return "low_confidence"
     if decision and decision.get("confidence", 1.0) < limits.low_confidence:
         return "low_confidence"
-    if decision.get("approve") and decision.get("amount", 0.0) > limits.auto_approve_limit:
+    if decision.get("approve") and to_cents(decision.get("amount", 0.0)) > to_cents(
+        limits.auto_approve_limit
+    ):
         return "refund_above_auto_limit"
     return None
 

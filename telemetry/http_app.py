@@ -78,15 +78,17 @@ async def healthz(request: Request) -> JSONResponse:
 
 @asynccontextmanager
 async def lifespan(app: Starlette) -> AsyncIterator[None]:
-    """At server start, build the model gateway so its startup line names the profile.
+    """At server start, open the store and build the model gateway (whose line names the profile).
 
     The line says which endpoints serve each tier and whether they are the simulated
     endpoint (`model_gateway_ready ... simulated=true`). The registry file is read in a
     thread: the server forbids blocking I/O on its event loop.
     """
     from gateway.gateway import get_gateway
+    from nodes.resources import get_store
 
     gateway = await asyncio.to_thread(get_gateway)
+    await asyncio.to_thread(get_store)  # settings are read here, at the edge, not in a node
     try:
         yield
     finally:
