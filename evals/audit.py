@@ -7,8 +7,8 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime
 from typing import Any
 
+from state.money import to_cents
 from state.schemas import OrderFacts
-from validators.money import to_cents
 from validators.policy import RefundPolicy
 
 

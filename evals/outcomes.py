@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from validators.money import to_cents
+from state.money import to_cents
 
 Outcome = Literal["correct", "escalated", "parked", "wrong", "lost"]
 

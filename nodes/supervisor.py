@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from state.money import to_cents
 from state.schemas import REFUND_INTENTS, ReplyOutcome
-from validators.money import to_cents
 
 RouteKind = Literal["plan", "dispatch", "escalate", "park", "act", "finalize"]
 

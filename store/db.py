@@ -8,11 +8,11 @@ import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
+from state.money import from_cents, to_cents
 from state.schemas import CustomerFacts, OrderFacts, RefundFacts
 from store.errors import (
     AlreadyRefunded,
@@ -80,32 +80,6 @@ CREATE INDEX IF NOT EXISTS runs_by_graph_status ON runs (graph, status);
 _ORDER_COLUMNS = "order_id, customer_id, status, total_cents, currency, item, ordered_at"
 _REFUND_COLUMNS = "idempotency_key, order_id, ticket_id, amount_cents, currency, issued_at"
 _RUN_COLUMNS = "thread_id, graph, item_id, status, detail, created_at, updated_at"
-
-
-def to_cents(amount: float | int | str | Decimal) -> int:
-    """Convert an amount to integer cents, rounding half up.
-
-    Args:
-        amount: The amount in currency units.
-
-    Returns:
-        The amount in cents.
-
-    Raises:
-        ValueError: When the amount is not a finite number.
-    """
-    try:
-        value = Decimal(str(amount))
-    except InvalidOperation as exc:
-        raise ValueError(f"not an amount: {amount!r}") from exc
-    if not value.is_finite():
-        raise ValueError(f"not a finite amount: {amount!r}")
-    return int((value * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
-
-
-def from_cents(cents: int) -> float:
-    """Convert integer cents to a float rounded to 2 decimals."""
-    return round(cents / 100, 2)
 
 
 def _now() -> str:

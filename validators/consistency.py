@@ -7,6 +7,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from state.money import to_cents
 from state.schemas import (
     REFUND_INTENTS,
     Facts,
@@ -17,7 +18,7 @@ from state.schemas import (
     TicketEntities,
     Violation,
 )
-from validators.money import amount_in, money_in_text, numbers_in_text, to_cents
+from validators.money import amount_in, money_in_text, numbers_in_text
 from validators.policy import RefundPolicy, order_age_days
 
 CURRENCY_MARKS: dict[str, re.Pattern[str]] = {

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import math
 import re
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
+
+from state.money import to_cents
 
 _NUMBER = r"\d[\d,.]*\d|\d"
 _NUMBER_IN_TEXT = re.compile(rf"(?<![\d.,])(?<![A-Za-z]-)({_NUMBER})(?!\d)")
@@ -17,23 +18,6 @@ _MONEY_IN_TEXT = re.compile(
     re.IGNORECASE,
 )
 """A number marked as money by a currency symbol, code or word before or after it."""
-
-
-def to_cents(value: float) -> int:
-    """Convert an amount to integer cents, rounding half up.
-
-    Args:
-        value: An amount in a currency with two decimals.
-
-    Returns:
-        The amount in cents.
-
-    Raises:
-        ValueError: When the amount is not a finite number.
-    """
-    if not math.isfinite(value):
-        raise ValueError(f"not a finite amount: {value!r}")
-    return int((Decimal(str(value)) * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
 def has_sub_cent_precision(value: float) -> bool:

@@ -6,8 +6,9 @@ import math
 import re
 from typing import get_args
 
+from state.money import to_cents
 from state.schemas import Currency, Facts, RefundDecision, TicketEntities, Violation
-from validators.money import has_sub_cent_precision, to_cents
+from validators.money import has_sub_cent_precision
 
 ORDER_ID_SHAPE = re.compile(r"ORD-\d{5}", re.IGNORECASE)
 """Shape of an order id (the store's ids are upper case; tickets may not be)."""

@@ -6,8 +6,8 @@ import math
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from state.money import to_cents
 from state.schemas import Facts, OrderFacts, PolicyFacts, RefundDecision, Violation
-from validators.money import to_cents
 
 
 @dataclass(frozen=True)
