@@ -7,7 +7,7 @@ import hashlib
 import json
 import threading
 import time
-from collections import defaultdict
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,6 +33,10 @@ DEFAULT_MODELS = ("sim-small", "sim-large")
 """Model ids `/v1/models` lists; any name is served ("small" in it means the small tier)."""
 
 _TEXT_KEY = "<text>"
+
+
+MAX_TRACKED_REQUESTS = 100_000
+"""How many distinct requests the simulator remembers for arrival counts and Retry-After."""
 
 
 @dataclass(frozen=True)
@@ -88,8 +92,11 @@ class Simulator:
         self._sleep = sleep
         self._lock = threading.Lock()
         self._stats = SimStats()
-        self._arrivals: dict[str, int] = defaultdict(int)
-        self._retry_deadlines: dict[str, float] = {}
+        # Arrival counts per request digest, oldest first; bounded so that a long-running
+        # `conductor sim serve` does not grow without end (a digest unseen for
+        # MAX_TRACKED_REQUESTS newer ones starts counting again from zero).
+        self._arrivals: OrderedDict[str, int] = OrderedDict()
+        self._retry_deadlines: OrderedDict[str, float] = OrderedDict()
         self._last_body: dict[str, dict[str, Any]] = {}
 
     # --- configuration ---------------------------------------------------------------------
@@ -151,8 +158,10 @@ class Simulator:
         faults = self._faults
         now = self._clock()
         with self._lock:
-            n = self._arrivals[digest]
+            n = self._arrivals.pop(digest, 0)
             self._arrivals[digest] = n + 1
+            if len(self._arrivals) > MAX_TRACKED_REQUESTS:
+                self._arrivals.popitem(last=False)
             deadline = self._retry_deadlines.pop(digest, None)
         if deadline is not None and now < deadline:
             self._stats.record_early_retry()
@@ -170,6 +179,8 @@ class Simulator:
         if fault == "rate_limit_rate":
             with self._lock:
                 self._retry_deadlines[digest] = now + faults.retry_after
+                if len(self._retry_deadlines) > MAX_TRACKED_REQUESTS:
+                    self._retry_deadlines.popitem(last=False)
             response = self._fail(
                 request,
                 "rate_limited",

@@ -711,3 +711,13 @@ async def test_reset_stats_and_reset() -> None:
     assert sim.stats()["requests_total"] == 0 and sim.stats()["tokens"]["total"] == 0
     sim.reset()
     assert sim.stats()["requests"] == {}
+
+
+async def test_request_memory_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(engine_module, "MAX_TRACKED_REQUESTS", 5)
+    sim = ideal("rate_limit_rate=1,retry_after=60")
+    async with client_for(sim) as client:
+        for i in range(12):
+            await post(client, payload("TicketEntities", user_message("x", f"t{i}")))
+    assert len(sim._arrivals) == 5  # noqa: SLF001 - the bound is the behaviour under test
+    assert len(sim._retry_deadlines) == 5  # noqa: SLF001
