@@ -1,4 +1,4 @@
-"""Batch runs of the support graph: one thread per ticket, every line accounted for."""
+"""Batch runs of a workflow: one thread per input, every line accounted for."""
 
 from __future__ import annotations
 
@@ -18,9 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from evals.audit import audit_refunds
-from gateway.gateway import get_gateway
-from state.support import SupportContext
+from conductor_cli.workflows import WorkflowEntry
 from store.db import Store
 from telemetry.logging import get_logger
 from telemetry.tracing import graph_run_config
@@ -31,32 +29,32 @@ PER_RUN_MAX_CONCURRENCY = 8
 """Top-level `max_concurrency` of each run (under `configurable` it would be ignored)."""
 
 
-def thread_id_for(ticket_id: str) -> str:
-    """A fresh thread id naming the ticket, so a rerun never collides with an earlier run."""
-    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", ticket_id)[:48] or "ticket"
-    return f"support-{slug}-{uuid.uuid4().hex[:8]}"
+def thread_id_for(workflow: str, item_id: str) -> str:
+    """A fresh thread id naming the input, so a rerun never collides with an earlier run."""
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", item_id)[:48] or "item"
+    return f"{workflow}-{slug}-{uuid.uuid4().hex[:8]}"
 
 
-def run_config(thread_id: str, ticket_id: str) -> RunnableConfig:
-    """The RunnableConfig of one ticket's run (metadata and tags reach LangSmith)."""
-    profile = get_gateway().settings.profile_name
-    config = graph_run_config("support", thread_id, profile=profile, ticket_id=ticket_id)
+def run_config(entry: WorkflowEntry, thread_id: str, item_id: str, profile: str) -> RunnableConfig:
+    """The RunnableConfig of one input's run (metadata and tags reach LangSmith)."""
+    config = graph_run_config(entry.name, thread_id, profile=profile, **{entry.id_field: item_id})
     return cast(RunnableConfig, {**config, "max_concurrency": PER_RUN_MAX_CONCURRENCY})
 
 
 def record_from_state(
-    ticket_id: str | None, thread_id: str | None, values: dict[str, Any], latency_ms: float
+    entry: WorkflowEntry,
+    item_id: str | None,
+    thread_id: str | None,
+    values: dict[str, Any],
+    latency_ms: float,
 ) -> dict[str, Any]:
-    """One output line of `conductor run support`, from a run's state."""
+    """One output line of `conductor run WORKFLOW`, from a run's state."""
     usage = values.get("usage") or {}
     return {
-        "ticket_id": ticket_id,
+        entry.id_field: item_id,
         "thread_id": thread_id,
         "status": values.get("status") or "failed",
-        "intent": values.get("intent")
-        or ((values.get("results") or {}).get("classify") or {}).get("intent"),
-        "refund": values.get("refund"),
-        "reply": values.get("reply"),
+        **entry.fields(values),
         "escalation_reason": values.get("escalation_reason"),
         "cost_usd": round(float(usage.get("cost_usd", 0.0)), 6),
         "latency_ms": round(latency_ms, 1),
@@ -64,28 +62,27 @@ def record_from_state(
     }
 
 
-def rejected_line(line_no: int, reason: str, ticket_id: str | None = None) -> dict[str, Any]:
-    """The output line of an input line that is not a ticket at all."""
+def rejected_line(
+    entry: WorkflowEntry, line_no: int, reason: str, item_id: str | None = None
+) -> dict[str, Any]:
+    """The output line of an input line that is not an input object at all."""
     return {
-        "ticket_id": ticket_id,
-        "thread_id": None,
+        **record_from_state(entry, item_id, None, {}, 0.0),
         "status": "rejected",
-        "intent": None,
-        "refund": None,
-        "reply": None,
-        "escalation_reason": None,
-        "cost_usd": 0.0,
-        "latency_ms": 0.0,
-        "errors": [f"invalid_ticket: line {line_no}: {reason}"],
+        "errors": [f"invalid_{entry.input_key}: line {line_no}: {reason}"],
     }
 
 
 def failed_line(
-    ticket_id: str | None, thread_id: str | None, error: str, latency_ms: float = 0.0
+    entry: WorkflowEntry,
+    item_id: str | None,
+    thread_id: str | None,
+    error: str,
+    latency_ms: float = 0.0,
 ) -> dict[str, Any]:
-    """The output line of a ticket whose run (or its bookkeeping) failed outside the graph."""
+    """The output line of an input whose run (or its bookkeeping) failed outside the graph."""
     return {
-        **record_from_state(ticket_id, thread_id, {}, latency_ms),
+        **record_from_state(entry, item_id, thread_id, {}, latency_ms),
         "status": "failed",
         "errors": [error],
     }
@@ -95,35 +92,39 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-async def run_ticket(
+async def run_item(
+    entry: WorkflowEntry,
     graph: CompiledStateGraph,
     store: Store,
     line_no: int,
     line: str,
-    context: SupportContext,
+    context: Any,
+    profile: str,
 ) -> dict[str, Any]:
     """Run one input line through the graph; whatever happens, return its output line."""
     try:
-        ticket = json.loads(line)
+        item = json.loads(line)
     except json.JSONDecodeError as exc:
-        return rejected_line(line_no, f"invalid JSON ({exc.msg} at column {exc.colno})")
-    if not isinstance(ticket, dict):
-        return rejected_line(line_no, f"expected a JSON object, got {type(ticket).__name__}")
-    raw_id = ticket.get("ticket_id")
+        return rejected_line(entry, line_no, f"invalid JSON ({exc.msg} at column {exc.colno})")
+    except RecursionError:
+        return rejected_line(entry, line_no, "JSON nested too deep")
+    if not isinstance(item, dict):
+        return rejected_line(entry, line_no, f"expected a JSON object, got {type(item).__name__}")
+    raw_id = item.get(entry.id_field)
     ticket_id = str(raw_id) if raw_id else f"line-{line_no}"
-    thread_id = thread_id_for(ticket_id)
+    thread_id = thread_id_for(entry.name, ticket_id)
     try:
-        config = run_config(thread_id, ticket_id)
+        config = run_config(entry, thread_id, ticket_id, profile)
         # Recorded before the run starts, so that a batch killed midway leaves its threads
         # findable (`conductor escalations`, `conductor resume`).
-        await asyncio.to_thread(store.upsert_run, thread_id, "support", ticket_id, "running")
-    except Exception as exc:  # noqa: BLE001 - reported in the ticket's output line
-        log.error("run_not_started", ticket_id=ticket_id, error=_describe(exc))
-        return failed_line(ticket_id, None, f"not started: {_describe(exc)}")
+        await asyncio.to_thread(store.upsert_run, thread_id, entry.name, ticket_id, "running")
+    except Exception as exc:  # noqa: BLE001 - reported in the input's output line
+        log.error("run_not_started", item_id=ticket_id, error=_describe(exc))
+        return failed_line(entry, ticket_id, None, f"not started: {_describe(exc)}")
     started = time.perf_counter()
     crash: str | None = None
     try:
-        await graph.ainvoke({"ticket": ticket}, config, context=context)  # type: ignore[call-overload]
+        await graph.ainvoke({entry.input_key: item}, config, context=context)  # type: ignore[call-overload]
     except Exception as exc:  # noqa: BLE001 - one ticket's crash must not lose the batch
         crash = _describe(exc)
         log.error("run_crashed", ticket_id=ticket_id, workflow_id=thread_id, error=crash)
@@ -131,8 +132,8 @@ async def run_ticket(
     try:
         snapshot = await graph.aget_state(config)
         values = dict(snapshot.values or {})
-        record = record_from_state(ticket_id, thread_id, values, latency_ms)
-        record["customer_id"] = ticket.get("customer_id")
+        record = record_from_state(entry, ticket_id, thread_id, values, latency_ms)
+        record["customer_id"] = item.get("customer_id")
         record["reviewed"] = values.get("review") is not None
         if crash:
             record["status"] = "failed"
@@ -143,7 +144,7 @@ async def run_ticket(
         await asyncio.to_thread(
             store.upsert_run,
             thread_id,
-            "support",
+            entry.name,
             ticket_id,
             record["status"],
             {"escalation_reason": record["escalation_reason"]},
@@ -151,10 +152,10 @@ async def run_ticket(
     except Exception as exc:  # noqa: BLE001 - the run happened; its line must not be lost
         error = f"bookkeeping: {_describe(exc)}"
         log.error("run_bookkeeping_failed", ticket_id=ticket_id, workflow_id=thread_id, error=error)
-        record = failed_line(ticket_id, thread_id, error, latency_ms)
+        record = failed_line(entry, ticket_id, thread_id, error, latency_ms)
         if crash:
             record["errors"].insert(0, f"crash: {crash}")
-        record["customer_id"] = ticket.get("customer_id")
+        record["customer_id"] = item.get("customer_id")
     return record
 
 
@@ -170,16 +171,18 @@ class BatchResult:
 
 
 async def run_batch(
+    entry: WorkflowEntry,
     graph: CompiledStateGraph,
     store: Store,
     input_path: Path,
     out_path: Path,
     *,
     concurrency: int = 4,
-    context: SupportContext | None = None,
+    context: Any = None,
+    profile: str = "sim",
     console: Console | None = None,
 ) -> BatchResult:
-    """Run every line of a JSONL file of tickets, `concurrency` at a time; write OUT as JSONL.
+    """Run every line of a JSONL file of inputs, `concurrency` at a time; write OUT as JSONL.
 
     Output lines follow input order. Blank lines are skipped (and not counted).
     """
@@ -190,27 +193,28 @@ async def run_batch(
         for number, text in enumerate(input_path.read_text(encoding="utf-8").splitlines(), 1)
         if text.strip()
     ]
-    ctx = context or SupportContext()
+    ctx = context if context is not None else entry.context()
     gate = asyncio.Semaphore(concurrency)
     result = BatchResult(lines=len(lines))
     records: list[dict[str, Any] | None] = [None] * len(lines)
     started = time.perf_counter()
     with Progress(
-        TextColumn("[bold]support"),
+        TextColumn(f"[bold]{entry.name}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
         console=console,
         transient=False,
     ) as progress:
-        bar = progress.add_task("tickets", total=len(lines))
+        bar = progress.add_task(entry.input_key, total=len(lines))
 
         async def one(index: int, number: int, text: str) -> None:
             try:
                 async with gate:
-                    records[index] = await run_ticket(graph, store, number, text, ctx)
+                    records[index] = await run_item(entry, graph, store, number, text, ctx, profile)
             except Exception as exc:  # noqa: BLE001 - becomes the line's failed record
-                records[index] = failed_line(None, None, f"crash: line {number}: {_describe(exc)}")
+                error = f"crash: line {number}: {_describe(exc)}"
+                records[index] = failed_line(entry, None, None, error)
             finally:
                 progress.advance(bar)
 
@@ -222,14 +226,14 @@ async def run_batch(
         if records[index] is None:  # only if `one` itself was interrupted
             line_no = lines[index][0]
             reason = _describe(outcome) if isinstance(outcome, BaseException) else "no result"
-            records[index] = failed_line(None, None, f"crash: line {line_no}: {reason}")
+            records[index] = failed_line(entry, None, None, f"crash: line {line_no}: {reason}")
     result.records = [r for r in records if r is not None]
     for record in result.records:
         customer = record.pop("customer_id", None)
         if record.pop("reviewed", False):
-            result.reviewed.add(record["ticket_id"])
-        if record["ticket_id"] and customer:
-            result.customers[record["ticket_id"]] = str(customer)
+            result.reviewed.add(record[entry.id_field])
+        if record[entry.id_field] and customer:
+            result.customers[record[entry.id_field]] = str(customer)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     with out_path.open("w", encoding="utf-8") as out:
         for record in result.records:
@@ -246,38 +250,25 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(rank, len(ordered)) - 1]
 
 
-def batch_violations(result: BatchResult, store: Store) -> list[str]:
-    """Audit the ledger's refunds for this batch's tickets against the refund policy."""
-    refunds = [r for r in store.all_refunds() if r["ticket_id"] in result.customers]
-    return audit_refunds(refunds, store.get_order, result.customers, reviewed=result.reviewed)
-
-
-def summary_table(result: BatchResult, store: Store, title: str = "support batch") -> Table:
-    """The summary printed at the end of a batch."""
+def summary_table(entry: WorkflowEntry, result: BatchResult, store: Store, title: str) -> Table:
+    """The summary printed at the end of a batch: the common figures, then the workflow's."""
     records = result.records
     statuses = Counter(r["status"] for r in records)
     reasons = Counter(r["escalation_reason"] for r in records if r["escalation_reason"])
-    issued = [r["refund"] for r in records if r["refund"] and r["refund"].get("issued")]
-    by_currency: Counter[str] = Counter()
-    for refund in issued:
-        by_currency[refund["currency"]] += refund["amount"]
     latencies = [r["latency_ms"] for r in records if r["thread_id"]]
     table = Table(title=title, show_header=True)
     table.add_column("figure")
     table.add_column("value", justify="right")
-    table.add_row("tickets in / out", f"{result.lines} / {len(records)}")
+    table.add_row(f"{entry.input_key}s in / out", f"{result.lines} / {len(records)}")
     # The status rows add up to the records (one per input line): "running" (a run that
     # ended without a final status is reported as failed, so it should not occur) and any
     # other status only when present.
-    shown = ["resolved", "escalated", "rejected", "parked", "failed"]
+    shown = ["resolved", "escalated", "denied", "rejected", "parked", "failed"]
     shown += sorted(status for status in statuses if status not in shown)
     for status in shown:
         table.add_row(f"status {status}", str(statuses.get(status, 0)))
-    table.add_row("refunds issued", str(len(issued)))
-    table.add_row("policy violations (ledger audit)", str(len(batch_violations(result, store))))
-    table.add_row("refunds in the ledger (whole store)", str(store.count_refunds()))
-    for currency, amount in sorted(by_currency.items()):
-        table.add_row(f"refunded {currency}", f"{amount:.2f}")
+    for figure, value in entry.summary_rows(records, result, store):
+        table.add_row(figure, value)
     for reason, count in sorted(reasons.items()):
         table.add_row(f"escalated: {reason}", str(count))
     table.add_row("model cost (USD)", f"{sum(r['cost_usd'] for r in records):.4f}")

@@ -19,7 +19,8 @@ from rich.console import Console
 from rich.table import Table
 
 from conductor_cli.checkpoints import DEFAULT_CHECKPOINTS, open_checkpointer
-from nodes.resources import store_path_from_env, use_store
+from conductor_cli.workflows import WORKFLOWS, WorkflowEntry, workflow
+from nodes.resources import Resources, store_path_from_env
 from store.db import Store
 from telemetry.logging import configure_logging
 
@@ -61,9 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     seed.add_argument("--db", type=Path, default=None)
     seed.add_argument("--seed", type=int, default=7)
 
-    run = sub.add_parser("run", help="run a batch of tickets through a graph")
-    run.add_argument("graph", choices=["support"])
-    run.add_argument("input", type=Path, help="JSONL file, one ticket per line")
+    run = sub.add_parser("run", help="run a batch of tickets or documents through a workflow")
+    run.add_argument("graph", choices=sorted(WORKFLOWS))
+    run.add_argument("input", type=Path, help="JSONL file, one input object per line")
     run.add_argument("--out", type=Path, required=True, help="JSONL file of results")
     run.add_argument("--concurrency", type=int, default=4)
     run.add_argument("--faults", default=None, help="simulator faults, e.g. error_rate=0.2,seed=1")
@@ -141,15 +142,19 @@ def _store_path(path: Path | None) -> Path:
 
 @contextmanager
 def _store_for(path: Path | None) -> Iterator[Store]:
-    """Open the local store (default `CONDUCTOR_DB` or var/conductor.db) as the process's store."""
-    with Store(_store_path(path)) as store, use_store(store):
+    """Open the local store (default `CONDUCTOR_DB` or var/conductor.db)."""
+    with Store(_store_path(path)) as store:
         yield store
 
 
-def _compile(checkpointer: Any) -> Any:
-    from graphs.support import builder
+def _compile(entry: WorkflowEntry, checkpointer: Any, resources: Resources) -> Any:
+    """The workflow's graph bound to this command's resources, with its checkpointer."""
+    return entry.make_builder(resources).compile(checkpointer=checkpointer, name=entry.name)
 
-    return builder.compile(checkpointer=checkpointer, name="support")
+
+def _graphs(checkpointer: Any, resources: Resources) -> dict[str, Any]:
+    """Every workflow's graph, by name (escalations and resumes span workflows)."""
+    return {name: _compile(workflow(name), checkpointer, resources) for name in WORKFLOWS}
 
 
 def cmd_seed(args: argparse.Namespace) -> int:
@@ -195,18 +200,22 @@ async def cmd_run(args: argparse.Namespace) -> int:
         if args.metrics_port is not None:
             server, _ = start_metrics_server(args.metrics_port)
             console.print(f"metrics on http://127.0.0.1:{server.server_port}/metrics")
+        entry = workflow(args.graph)
         with _store_for(args.db) as store:
             async with open_checkpointer(args.checkpoints) as saver:
-                graph = _compile(saver)
+                graph = _compile(entry, saver, Resources(gateway=gateway, store=store))
                 result = await run_batch(
+                    entry,
                     graph,
                     store,
                     args.input,
                     args.out,
                     concurrency=args.concurrency,
+                    profile=gateway.settings.profile_name,
                     console=console,
                 )
-            out.print(summary_table(result, store, title=f"support batch: {args.input}"))
+            title = f"{entry.name} batch: {args.input}"
+            out.print(summary_table(entry, result, store, title=title))
     finally:
         await gateway.aclose()
     out.print(f"wrote {len(result.records)} results to {args.out}")
@@ -221,25 +230,26 @@ async def cmd_escalations(args: argparse.Namespace) -> int:
 
     with _store_for(args.db) as store:
         async with open_checkpointer(args.checkpoints) as saver:
-            waiting = await list_waiting(_compile(saver), store, "review")
+            waiting = await list_waiting(_graphs(saver, Resources(store=store)), store, "review")
     if args.json:
         out.print_json(json.dumps(waiting, default=str))
         return 0
     table = Table(title=f"pending reviews: {len(waiting)}")
     width = max((len(row["thread_id"]) for row in waiting), default=9)
     table.add_column("thread_id", no_wrap=True, min_width=width)  # copied into `resume`
-    for column in ("ticket", "reason", "proposed refund", "error"):
+    for column in ("workflow", "input", "reason", "proposed", "error"):
         table.add_column(column)
     for row in waiting:
         packet = row["packet"]
         refund = packet.get("proposed_refund")
         table.add_row(
             row["thread_id"],
+            row["graph"],
             row["item_id"],
             str(packet.get("reason")),
             f"{refund['amount']:.2f} {refund['currency']} on {refund['order_id']}"
             if refund
-            else "-",
+            else str(packet.get("proposed") or "-"),
             packet.get("error") or "",
         )
     out.print(table)
@@ -266,12 +276,12 @@ async def cmd_resume(args: argparse.Namespace) -> int:
     try:
         with _store_for(args.db) as store:
             async with open_checkpointer(args.checkpoints) as saver:
-                graph = _compile(saver)
+                graphs = _graphs(saver, Resources(gateway=gateway, store=store))
                 if args.parked:
-                    return await _resume_parked(graph, store)
+                    return await _resume_parked(graphs, store)
                 try:
                     state = await resume_thread(
-                        graph, store, args.thread_id, payload, kind="review"
+                        graphs, store, args.thread_id, payload, kind="review"
                     )
                 except LookupError as exc:
                     _error(str(exc))
@@ -295,7 +305,7 @@ async def cmd_resume(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _resume_parked(graph: Any, store: Store) -> int:
+async def _resume_parked(graphs: dict[str, Any], store: Store) -> int:
     """Resume every parked run once, and report what became of each.
 
     The circuit breakers that parked these runs lived in the memory of the process that ran
@@ -311,10 +321,10 @@ async def _resume_parked(graph: Any, store: Store) -> int:
 
     outcomes: Counter[str] = Counter()
     crashed = 0
-    for row in await list_waiting(graph, store, "parked"):
+    for row in await list_waiting(graphs, store, "parked"):
         thread_id = row["thread_id"]
         try:
-            state = await resume_thread(graph, store, thread_id, {"retry": True}, kind="parked")
+            state = await resume_thread(graphs, store, thread_id, {"retry": True}, kind="parked")
         except LookupError as exc:  # resumed meanwhile by someone else: not ours to count
             _error(f"{thread_id}: skipped: {exc}", style="yellow")
             continue
@@ -326,7 +336,7 @@ async def _resume_parked(graph: Any, store: Store) -> int:
         status = state["values"].get("status") or "failed"
         outcomes[status] += 1
         out.print(f"{thread_id} ({row['item_id']}): {status}")
-    finished = outcomes["resolved"] + outcomes["rejected"]
+    finished = outcomes["resolved"] + outcomes["rejected"] + outcomes["denied"]
     line = (
         f"resumed {sum(outcomes.values())} parked run(s): {finished} finished, "
         f"{outcomes['escalated']} escalated, "

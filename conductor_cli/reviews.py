@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
@@ -39,19 +40,22 @@ def _kind(value: Any) -> Any:
     return value.get("kind") if isinstance(value, dict) else None
 
 
-async def list_waiting(graph: CompiledStateGraph, store: Store, kind: str) -> list[dict[str, Any]]:
+async def list_waiting(
+    graphs: Mapping[str, CompiledStateGraph], store: Store, kind: str
+) -> list[dict[str, Any]]:
     """Runs waiting on a reviewer (`kind="review"`) or on providers (`kind="parked"`).
 
     Runs the store still records as "running" are looked at too: a batch killed after a run
     reached its interrupt but before its final status was written leaves them so.
     """
     rows: list[dict[str, Any]] = []
-    for status in (WAITING_STATUS[kind], "running"):
-        rows += await asyncio.to_thread(store.list_runs, "support", status)
+    for name in graphs:
+        for status in (WAITING_STATUS[kind], "running"):
+            rows += await asyncio.to_thread(store.list_runs, name, status)
     waiting = []
     for row in rows:
         try:
-            pending = await pending_interrupts(graph, row["thread_id"])
+            pending = await pending_interrupts(graphs[row["graph"]], row["thread_id"])
         except UnknownThreadError:
             continue  # recorded, but never checkpointed (killed before its first step)
         for interrupt in pending:
@@ -78,7 +82,7 @@ def _wrong_kind_message(thread_id: str, wanted: str, found: set[Any]) -> str:
 
 
 async def resume_thread(
-    graph: CompiledStateGraph,
+    graphs: Mapping[str, CompiledStateGraph],
     store: Store,
     thread_id: str,
     payload: dict[str, Any],
@@ -96,6 +100,10 @@ async def resume_thread(
             (the message says which, and which command resumes it).
     """
     config: RunnableConfig = {"configurable": {"thread_id": thread_id}, "max_concurrency": 8}
+    name = await asyncio.to_thread(store.graph_of_run, thread_id)
+    if name is None or name not in graphs:
+        raise UnknownThreadError(f"unknown thread {thread_id}")
+    graph = graphs[name]
     pending = await pending_interrupts(graph, thread_id)
     if not pending:
         raise NotWaitingError(f"thread {thread_id} has no pending interrupt to resume")
@@ -108,12 +116,12 @@ async def resume_thread(
     snapshot = await graph.aget_state(config)
     values = dict(snapshot.values or {})
     status = values.get("status") or "failed"
-    ticket_id = values.get("ticket_id") or ""
+    item_id = values.get("ticket_id") or values.get("document_id") or ""
     await asyncio.to_thread(
         store.upsert_run,
         thread_id,
-        "support",
-        ticket_id,
+        name,
+        item_id,
         status,
         {"escalation_reason": values.get("escalation_reason")},
     )

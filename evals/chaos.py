@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from langchain_core.runnables import RunnableConfig
 from langchain_openai import ChatOpenAI
 from langgraph.checkpoint.memory import InMemorySaver
@@ -34,17 +35,17 @@ from pydantic import BaseModel, SecretStr
 from evals.audit import audit_refunds, duplicate_refunds
 from evals.outcomes import EXAMPLE_TICKETS, judge_outcome, load_jsonl, load_truth
 from gateway.breaker import CircuitState
-from gateway.gateway import ModelGateway, use_gateway
+from gateway.gateway import ModelGateway
 from gateway.registry import BreakerSettings, GatewaySettings
-from nodes.context import build_facts
-from nodes.prompts import (
+from nodes.prompts import render_sections
+from nodes.resources import Resources
+from nodes.support.context import build_facts
+from nodes.support.prompts import (
     CLASSIFY_INTENT_PROMPT,
     DECIDE_REFUND_PROMPT,
     DRAFT_REPLY_PROMPT,
     EXTRACT_ENTITIES_PROMPT,
 )
-from nodes.resources import use_store
-from nodes.workers import agent_messages
 from simulator.app import create_app
 from simulator.engine import Simulator
 from simulator.error_model import ErrorModel
@@ -62,6 +63,11 @@ from store.seed import seed_store
 from validators.policy import RefundPolicy
 
 SIM_HOST_SUFFIX = ".simulator.invalid"
+
+
+def agent_messages(system: str, **sections: Any) -> list[BaseMessage]:
+    """The naive chain's prompt: the agent's instructions and its delimited sections."""
+    return [SystemMessage(system), HumanMessage(render_sections(**sections))]
 
 
 @dataclass(frozen=True)
@@ -200,7 +206,7 @@ async def run_graph_row(
     row: ChaosRow, tickets: Sequence[dict[str, Any]], config: ChaosConfig, workdir: Path
 ) -> tuple[PipelineResult, dict[str, str | None], Sequence[Mapping[str, Any]], Store]:
     """Run the orchestrated graph on one row; return figures, statuses, ledger and store."""
-    from graphs.support import builder
+    from graphs.support import make_builder
 
     sim = _simulator(row, config)
     watch = CircuitWatch(create_app(sim))
@@ -209,7 +215,9 @@ async def run_graph_row(
     )
     watch.gateway = gateway
     store = _fresh_store(workdir, "graph")
-    graph = builder.compile(checkpointer=InMemorySaver(), name="support")
+    graph = make_builder(Resources(gateway=gateway, store=store)).compile(
+        checkpointer=InMemorySaver(), name="support"
+    )
     result = PipelineResult(tickets=len(tickets))
     statuses: dict[str, str | None] = {}
     threads: dict[str, str] = {}
@@ -223,7 +231,7 @@ async def run_graph_row(
             return {"status": "failed"}
         return dict((await graph.aget_state(config_)).values)
 
-    with use_store(store), use_gateway(gateway):
+    if True:  # the graph's resources are bound above
         for delivery in range(row.deliveries):
             for ticket in tickets:
                 tid = ticket["ticket_id"]

@@ -26,9 +26,9 @@ from langsmith.schemas import Example
 from evals.audit import audit_refunds
 from evals.evaluators import EVALUATORS
 from evals.outcomes import EXAMPLE_TICKETS, EXAMPLE_TRUTH, load_jsonl, load_truth
-from gateway.gateway import ModelGateway, use_gateway
+from gateway.gateway import ModelGateway
 from gateway.registry import GatewaySettings
-from nodes.resources import use_store
+from nodes.resources import Resources
 from simulator.engine import Simulator
 from simulator.error_model import ErrorModel
 from simulator.faults import FaultSpec
@@ -85,7 +85,7 @@ async def run_experiment(
     Returns:
         The report: mean score per evaluator and the scored rows.
     """
-    from graphs.support import builder
+    from graphs.support import make_builder
 
     examples = load_examples(limit=limit)
     spec = FaultSpec.parse(faults).with_changes(seed=seed)
@@ -99,8 +99,10 @@ async def run_experiment(
         metadata["profile"] = settings.profile_name
         seed_store(Path(tmp) / "store.db")
         gateway = ModelGateway.from_settings(settings, simulator=sim)
-        graph = builder.compile(checkpointer=InMemorySaver(), name="support")
-        with Store(Path(tmp) / "store.db") as store, use_store(store), use_gateway(gateway):
+        with Store(Path(tmp) / "store.db") as store:
+            graph = make_builder(Resources(gateway=gateway, store=store)).compile(
+                checkpointer=InMemorySaver(), name="support"
+            )
 
             async def target(inputs: Mapping[str, Any]) -> dict[str, Any]:
                 ticket = inputs["ticket"]

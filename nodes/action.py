@@ -1,67 +1,34 @@
-"""The one side effect of the support graph: issuing a refund through the idempotent ledger."""
+"""The action node factory: a workflow's side effect, performed through an idempotent ledger."""
 
 from __future__ import annotations
 
-import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from nodes.common import versioned
-from nodes.resources import get_store
-from nodes.supervisor import refund_to_issue
-from state.support import SupportState
-from store.errors import StoreError
-from telemetry.logging import get_logger
-from validators.policy import refund_idempotency_key
+from nodes.resources import Resources
+from nodes.spec import ActionSpec
 
-log = get_logger("conductor.actions")
+Node = Callable[..., Awaitable[dict[str, Any]]]
 
 
-@versioned
-async def issue_refund(state: SupportState) -> dict[str, Any]:
-    """Issue the approved refund. Running again (retry, resume, crash) cannot refund twice.
+def make_action_node(action: ActionSpec, resources: Resources) -> Node:
+    """Build the node performing `action`; running it again (retry, resume, crash) is safe.
 
-    The idempotency key is derived from the ticket and the order, so a replay finds the
-    ledger's record instead of writing a second one.
+    The action's `perform` derives its idempotency key from the run's input, so a replay
+    finds the ledger's record instead of writing a second one. It returns the state write:
+    `action_results[action.name]`, and `actions`/`errors` records as it sees fit.
     """
-    due = refund_to_issue(state)
-    if due is None:
-        raise RuntimeError("issue_refund reached without a refund due; the supervisor is wrong")
-    ticket = state["ticket"]
-    key = refund_idempotency_key(ticket["ticket_id"], due["order_id"])
-    try:
-        record, created = await asyncio.to_thread(
-            lambda: get_store().issue_refund(
-                idempotency_key=key,
-                ticket_id=ticket["ticket_id"],
-                order_id=due["order_id"],
-                customer_id=ticket["customer_id"],
-                amount=due["amount"],
-                currency=due["currency"],
-            )
-        )
-    except (StoreError, ValueError) as exc:  # refused by the ledger: nothing was written
-        log.warning("refund_refused", idempotency_key=key, error=str(exc))
-        return {
-            "refund": {
-                "amount": 0.0,
-                "currency": due["currency"],
-                "issued": False,
-                "idempotency_key": key,
-                "order_id": due["order_id"],
-            },
-            "errors": [{"node": "issue_refund", "kind": type(exc).__name__, "message": str(exc)}],
-        }
-    log.info("refund_issued", idempotency_key=key, created=created, amount=record["amount"])
-    refund = {
-        "amount": record["amount"],
-        "currency": record["currency"],
-        "issued": True,
-        "idempotency_key": key,
-        "order_id": record["order_id"],
-    }
-    return {
-        "refund": refund,
-        "actions": [
-            {"kind": "refund", "idempotency_key": key, "created": created, "detail": refund}
-        ],
-    }
+
+    async def act(state: dict[str, Any]) -> dict[str, Any]:
+        payload = action.due(state)
+        if payload is None:
+            raise RuntimeError(f"{action.name} reached with nothing due; the supervisor is wrong")
+        update = await action.perform(resources, state, payload)
+        if action.name not in (update.get("action_results") or {}):
+            raise RuntimeError(f"{action.name} wrote no action_results[{action.name!r}]")
+        return update
+
+    act.__name__ = act.__qualname__ = action.name
+    act.__doc__ = f"Action `{action.name}`: performed once, through an idempotent ledger."
+    return versioned(act)

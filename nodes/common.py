@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from typing import Any, ParamSpec, TypeVar
 
@@ -68,3 +68,38 @@ def versioned(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
         return bump_version(update)  # type: ignore[no-any-return]
 
     return node
+
+
+def migrate_state(
+    state: Mapping[str, Any], current: int, migrations: Mapping[int, Callable[..., dict[str, Any]]]
+) -> tuple[Mapping[str, Any], dict[str, Any]]:
+    """Upgrade a state written by an older schema version, one version at a time.
+
+    Args:
+        state: The run's state as the checkpoint holds it.
+        current: The workflow's schema version.
+        migrations: From-version to a function returning the writes that upgrade it.
+
+    Returns:
+        The upgraded view of the state, and the writes that make the checkpoint match it
+        (empty when the state is current or has no version yet).
+
+    Raises:
+        ValueError: When no migration leads from the state's version to `current`.
+    """
+    version = state.get("schema_version")
+    if version is None or version == current:
+        return state, {}
+    if version > current:
+        raise ValueError(f"state has schema_version {version}, newer than this code's {current}")
+    view: dict[str, Any] = dict(state)
+    writes: dict[str, Any] = {}
+    while version < current:
+        if version not in migrations:
+            raise ValueError(f"no migration from schema_version {version} (current {current})")
+        step = migrations[version](view)
+        view.update(step)
+        writes.update(step)
+        version += 1
+    view["schema_version"] = writes["schema_version"] = current
+    return view, writes

@@ -2,46 +2,44 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from nodes.common import versioned
-from state.support import SupportState
+from nodes.common import migrate_state, versioned
+from nodes.spec import State, WorkflowSpec
 from telemetry.logging import get_logger
 from telemetry.metrics import WORKFLOWS
 
 log = get_logger("conductor.finalize")
 
-HOLDING_REPLY = (
-    "Thank you for your message. A member of our support team has reviewed your request "
-    "and will follow up with you shortly."
-)
-"""Sent when no drafted reply passed its gate (a human reviewed the run instead)."""
+Node = Callable[..., Awaitable[dict[str, Any]]]
 
 
-def final_status(state: SupportState) -> str:
-    """`rejected` for a ticket refused at intake or by the reviewer, else `resolved`."""
+def final_status(state: State, spec: WorkflowSpec) -> str:
+    """`rejected` for input refused at intake, `denied` for a human's refusal, else `resolved`."""
     if state.get("status") == "rejected" and not state.get("plan"):
         return "rejected"
     review = state.get("review")
-    if review is not None and review.get("decision") == "reject":
-        return "rejected"
+    if review is not None and spec.review.refusal(review):
+        return "denied"
     return "resolved"
 
 
-@versioned
-async def finalize_run(state: SupportState) -> dict[str, Any]:
-    """Write the output fields a caller reads last: status, reply, refund, escalation reason."""
-    results = state.get("results") or {}
-    status = final_status(state)
-    reply = (results.get("reply") or {}).get("reply")
-    if reply is None and state.get("plan"):
-        reply = HOLDING_REPLY
-    escalation = state.get("escalation") or {}
-    WORKFLOWS.labels(graph="support", status=status).inc()
-    log.info("workflow_finished", status=status, ticket_id=state.get("ticket_id"))
-    return {
-        "status": status,
-        "reply": reply,
-        "refund": state.get("refund"),
-        "escalation_reason": escalation.get("reason"),
-    }
+def make_finalize_node(spec: WorkflowSpec) -> Node:
+    """Build `finalize_run`: write the status and the workflow's output fields."""
+
+    async def finalize_run(state: dict[str, Any]) -> dict[str, Any]:
+        """Write the output fields a caller reads last."""
+        view, writes = migrate_state(state, spec.schema_version, spec.migrations)
+        status = final_status(view, spec)
+        WORKFLOWS.labels(graph=spec.name, status=status).inc()
+        log.info("workflow_finished", status=status)
+        escalation = view.get("escalation") or {}
+        return {
+            **writes,
+            **spec.output({**view, "status": status}),
+            "status": status,
+            "escalation_reason": escalation.get("reason"),
+        }
+
+    return versioned(finalize_run)

@@ -1,14 +1,16 @@
-"""Intake: validate the ticket once, so that a malformed one is rejected whole, never half-done."""
+"""Intake: validate the input once, so that a malformed one is rejected whole, never half-done."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from nodes.common import versioned
-from state.schemas import Ticket
-from state.support import SCHEMA_VERSION, SupportState
+from nodes.spec import WorkflowSpec
+
+Node = Callable[..., Awaitable[dict[str, Any]]]
 
 
 def describe_validation_error(exc: ValidationError, prefix: str = "ticket") -> str:
@@ -20,48 +22,62 @@ def describe_validation_error(exc: ValidationError, prefix: str = "ticket") -> s
     return "; ".join(parts)
 
 
-def parse_ticket(raw: Any) -> Ticket:
-    """Validate a raw ticket.
+def parse_input(model: type[BaseModel], raw: Any, key: str, expected: str = "") -> BaseModel:
+    """Validate a raw input object against the workflow's input model.
 
     Raises:
         ValidationError: Naming the fields that are missing or wrong.
-        TypeError: When the ticket is not a JSON object.
+        TypeError: When the input is not a JSON object; the message says what to send.
     """
     if not isinstance(raw, dict):
-        raise TypeError(f"ticket must be a JSON object, got {type(raw).__name__}")
-    return Ticket.model_validate(raw)
+        hint = f"; send {expected}" if expected else ""
+        got = "nothing" if raw is None else f"a JSON {type(raw).__name__}"
+        raise TypeError(f"{key} must be a JSON object, got {got}{hint}")
+    return model.model_validate(raw)
 
 
 class ThreadInUseError(RuntimeError):
-    """A second ticket was sent on a thread that already handled one."""
+    """Input was sent on a thread whose run already started: one thread per input."""
 
 
-@versioned
-async def intake_ticket(state: SupportState) -> dict[str, Any]:
-    """Validate the incoming ticket and open the run's state, or reject the ticket whole.
+def make_intake_node(spec: WorkflowSpec, opened: Callable[[Any], dict[str, Any]]) -> Node:
+    """Build `accept_input`: validate `state[spec.input_key]` and open the run, or reject it.
 
-    Raises:
-        ThreadInUseError: When the thread already handled a ticket: one thread per ticket,
-            so that no answer, refund or review of one ticket leaks into another.
+    Args:
+        spec: The workflow.
+        opened: Output fields known at intake from the raw input (e.g. its id), for callers
+            to read while the run is under way; given the raw input, whatever its type.
     """
-    if state.get("status") is not None:
-        raise ThreadInUseError(
-            f"thread already handled ticket {state.get('ticket_id')!r} "
-            f"(status {state.get('status')!r}); send each ticket on a new thread"
-        )
-    raw = state.get("ticket")
-    ticket_id = raw.get("ticket_id") if isinstance(raw, dict) else None
-    opened: dict[str, Any] = {"schema_version": SCHEMA_VERSION, "ticket_id": ticket_id}
-    try:
-        ticket = parse_ticket(raw)
-    except ValidationError as exc:
-        message = describe_validation_error(exc)
-    except TypeError as exc:
-        message = str(exc)
-    else:
-        return {**opened, "ticket": ticket.model_dump(mode="json"), "status": "running"}
-    return {
-        **opened,
-        "status": "rejected",
-        "errors": [{"node": "intake_ticket", "kind": "invalid_ticket", "message": message}],
-    }
+    key = spec.input_key
+
+    async def accept_input(state: dict[str, Any]) -> dict[str, Any]:
+        """Validate the incoming input and open the run's state, or reject the input whole.
+
+        Raises:
+            ThreadInUseError: When the thread's run already started or finished.
+        """
+        status = state.get("status")
+        if status is not None:
+            finished = status in ("resolved", "rejected", "denied", "failed")
+            what = "is finished" if finished else "is under way"
+            raise ThreadInUseError(
+                f"the run on this thread {what} (status {status!r}); it takes no new input. "
+                "Send each input on a new thread, or resume this one with a Command if it waits."
+            )
+        raw = state.get(key)
+        fields: dict[str, Any] = {"schema_version": spec.schema_version, **opened(raw)}
+        try:
+            parsed = parse_input(spec.input_model, raw, key, spec.describe_input)
+        except ValidationError as exc:
+            message = describe_validation_error(exc, prefix=key)
+        except TypeError as exc:
+            message = str(exc)
+        else:
+            return {**fields, key: parsed.model_dump(mode="json"), "status": "running"}
+        return {
+            **fields,
+            "status": "rejected",
+            "errors": [{"node": "accept_input", "kind": f"invalid_{key}", "message": message}],
+        }
+
+    return versioned(accept_input)

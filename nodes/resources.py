@@ -1,19 +1,24 @@
-"""Process-wide resources the nodes use: the local store (the model gateway has its own)."""
+"""The resources a run's nodes use outside its state: model gateway and store, bound explicitly.
+
+A graph is built for one `Resources` (`graphs.build.build_graph(spec, resources)`): the CLI,
+tests and evals pass their own; the server binds `server_resources()`, which opens the store
+and the gateway from the environment on first use (at server start).
+"""
 
 from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from store.db import Store
 
-DEFAULT_DB = Path("var/conductor.db")
+if TYPE_CHECKING:
+    from gateway.gateway import ModelGateway
 
-_store: Store | None = None
-_store_lock = threading.Lock()
+DEFAULT_DB = Path("var/conductor.db")
 
 
 def store_path_from_env() -> Path:
@@ -21,23 +26,93 @@ def store_path_from_env() -> Path:
     return Path(os.environ.get("CONDUCTOR_DB") or DEFAULT_DB)
 
 
-def get_store() -> Store:
-    """Return the process's store, opening it on first use (the server opens it at start)."""
-    global _store
-    with _store_lock:  # nodes call this from worker threads
-        if _store is None:
-            path = store_path_from_env()
-            path.parent.mkdir(parents=True, exist_ok=True)
-            _store = Store(path)
-        return _store
+class Resources:
+    """The gateway and the store of the runs of one graph, each given or built once on demand."""
+
+    def __init__(
+        self,
+        *,
+        gateway: ModelGateway | None = None,
+        store: Store | None = None,
+        gateway_factory: Callable[[], ModelGateway] | None = None,
+        store_factory: Callable[[], Store] | None = None,
+    ) -> None:
+        """Bind resources, or factories that build them on first use.
+
+        Args:
+            gateway: The model gateway every agent node calls.
+            store: The store (customers, orders, ledger) tools and actions use.
+            gateway_factory: Builds the gateway when none is given.
+            store_factory: Opens the store when none is given.
+        """
+        self._gateway = gateway
+        self._store = store
+        self._gateway_factory = gateway_factory
+        self._store_factory = store_factory
+        self._lock = threading.Lock()  # nodes reach the store from worker threads
+
+    @property
+    def gateway(self) -> ModelGateway:
+        """The model gateway (built on first use when a factory was given)."""
+        with self._lock:
+            if self._gateway is None:
+                if self._gateway_factory is None:
+                    raise RuntimeError("no model gateway was bound to this graph")
+                self._gateway = self._gateway_factory()
+            return self._gateway
+
+    @property
+    def store(self) -> Store:
+        """The store (opened on first use when a factory was given)."""
+        with self._lock:
+            if self._store is None:
+                if self._store_factory is None:
+                    raise RuntimeError("no store was bound to this graph")
+                self._store = self._store_factory()
+            return self._store
+
+    def known_agents(self) -> set[str] | None:
+        """Agents of the model registry, to validate a spec against (None when unknown)."""
+        with self._lock:
+            gateway = self._gateway
+        if gateway is None:
+            from gateway.registry import GatewaySettings
+
+            return set(GatewaySettings.from_env().agents)
+        return set(gateway.settings.agents)
+
+    async def aclose(self) -> None:
+        """Close what this object built (not what it was given)."""
+        with self._lock:
+            gateway, built = self._gateway, self._gateway_factory is not None
+            self._gateway = None if built else gateway
+        if built and gateway is not None:
+            await gateway.aclose()
 
 
-@contextmanager
-def use_store(store: Store) -> Iterator[Store]:
-    """Make `store` the process's store for the duration of the block (CLI, tests)."""
-    global _store
-    previous, _store = _store, store
-    try:
-        yield store
-    finally:
-        _store = previous
+def _open_store_from_env() -> Store:
+    path = store_path_from_env()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return Store(path)
+
+
+def _gateway_from_env() -> Any:
+    from gateway.gateway import ModelGateway
+    from gateway.registry import GatewaySettings
+
+    return ModelGateway.from_settings(GatewaySettings.from_env())
+
+
+_server: Resources | None = None
+_server_lock = threading.Lock()
+
+
+def server_resources() -> Resources:
+    """The process's resources for the graphs `langgraph.json` serves, built from the env."""
+    global _server
+    with _server_lock:
+        if _server is None:
+            _server = Resources(
+                gateway_factory=_gateway_from_env, store_factory=_open_store_from_env
+            )
+        return _server

@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from typing_extensions import TypedDict
 
+from state.base import Violation as Violation  # re-exported for the support gates
+
 Channel = Literal["email", "chat", "web"]
 
 Intent = Literal[
@@ -98,16 +100,6 @@ class ReplyDraft(BaseModel):
     refund_amount: float | None = Field(
         description="Amount the reply mentions as refunded, if any."
     )
-
-
-class Violation(BaseModel):
-    """One reason a gate refused an agent's output."""
-
-    model_config = ConfigDict(frozen=True)
-
-    kind: Literal["format", "plausibility", "consistency", "policy", "model_error"]
-    field: str = Field(description="The output field (or `*`) the violation is about.")
-    message: str = Field(description="What was wrong, for people reading the state.")
 
 
 AGENT_OUTPUT_SCHEMAS: dict[str, type[BaseModel]] = {

@@ -433,3 +433,8 @@ class Store:
             f"SELECT {_RUN_COLUMNS} FROM runs {where}ORDER BY created_at, thread_id", params
         )
         return [_run(row) for row in rows]
+
+    def graph_of_run(self, thread_id: str) -> str | None:
+        """The graph a recorded run belongs to, or None for a thread never recorded."""
+        rows = self._read("SELECT graph FROM runs WHERE thread_id = ?", [thread_id])
+        return str(rows[0][0]) if rows else None

@@ -40,9 +40,9 @@ def circuit_health() -> dict[str, Any]:
         "queue": {kind: count}}`; degraded when some tier has no endpoint whose circuit is
         closed or half-open.
     """
-    from gateway.gateway import get_gateway  # lazy: the gateway is heavy and optional here
+    from nodes.resources import server_resources  # lazy: the gateway is heavy
 
-    health = get_gateway().health()
+    health = server_resources().gateway.health()
     tiers: dict[str, bool] = {}
     for name, info in health.items():
         state = str(info.get("state", "closed"))
@@ -62,18 +62,21 @@ def circuit_health() -> dict[str, Any]:
 
 
 async def healthz(request: Request) -> JSONResponse:
-    """Circuit state of each endpoint.
+    """Circuit state of each endpoint: HTTP 503 when some tier has no provider able to serve.
 
-    Always HTTP 200 while the server answers: a tier whose providers are all down parks runs,
-    it does not make the server unhealthy; `status` says "degraded" then.
+    Runs that need such a tier park (state intact) until it is back; a load balancer or an
+    operator reading 503 knows the server cannot finish them now.
 
     ---
     summary: Circuit state of each model endpoint
     responses:
       200:
-        description: "JSON: status (ok or degraded), endpoints, tiers, queue."
+        description: "JSON: status ok, endpoints, tiers, queue."
+      503:
+        description: "JSON: status degraded (some tier cannot serve), endpoints, tiers, queue."
     """
-    return JSONResponse(circuit_health())
+    health = circuit_health()
+    return JSONResponse(health, status_code=200 if health["status"] == "ok" else 503)
 
 
 @asynccontextmanager
@@ -84,15 +87,16 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
     endpoint (`model_gateway_ready ... simulated=true`). The registry file is read in a
     thread: the server forbids blocking I/O on its event loop.
     """
-    from gateway.gateway import get_gateway
-    from nodes.resources import get_store
+    from nodes.resources import server_resources
 
-    gateway = await asyncio.to_thread(get_gateway)
-    await asyncio.to_thread(get_store)  # settings are read here, at the edge, not in a node
+    resources = server_resources()
+    # Settings are read here, at the edge, not in a node; the graphs were bound to these.
+    await asyncio.to_thread(lambda: resources.gateway)
+    await asyncio.to_thread(lambda: resources.store)
     try:
         yield
     finally:
-        await gateway.aclose()
+        await resources.aclose()
 
 
 def create_app() -> Starlette:

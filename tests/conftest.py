@@ -19,7 +19,7 @@ from langgraph.checkpoint.memory import InMemorySaver  # noqa: E402
 
 from gateway.gateway import ModelGateway, use_gateway  # noqa: E402
 from gateway.registry import GatewaySettings  # noqa: E402
-from nodes.resources import use_store  # noqa: E402
+from nodes.resources import Resources  # noqa: E402
 from simulator.engine import Simulator  # noqa: E402
 from simulator.error_model import ErrorModel  # noqa: E402
 from simulator.faults import FaultSpec  # noqa: E402
@@ -32,10 +32,10 @@ EXAMPLES = ROOT / "examples" / "tickets.jsonl"
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[Store]:
-    """A freshly seeded store, installed as the process's store."""
+    """A freshly seeded store."""
     path = tmp_path / "conductor.db"
     seed_store(path)
-    with Store(path) as opened, use_store(opened):
+    with Store(path) as opened:
         yield opened
 
 
@@ -63,8 +63,14 @@ async def gateway(sim: Simulator, tmp_path: Path) -> AsyncIterator[ModelGateway]
 
 
 @pytest.fixture
-def graph(store: Store, gateway: ModelGateway) -> Any:
-    """The support graph compiled with an in-memory checkpointer."""
-    from graphs.support import builder
+def resources(store: Store, gateway: ModelGateway) -> Resources:
+    """The test's store and gateway, bound to the graphs built in the test."""
+    return Resources(gateway=gateway, store=store)
 
-    return builder.compile(checkpointer=InMemorySaver(), name="support")
+
+@pytest.fixture
+def graph(resources: Resources) -> Any:
+    """The support graph bound to the test's resources, with an in-memory checkpointer."""
+    from graphs.support import make_builder
+
+    return make_builder(resources).compile(checkpointer=InMemorySaver(), name="support")

@@ -27,10 +27,12 @@ from conductor_cli.batch import run_batch
 from conductor_cli.checkpoints import open_checkpointer
 from conductor_cli.main import main
 from conductor_cli.reviews import NotWaitingError, resume_thread
+from conductor_cli.workflows import workflow
 from gateway.errors import RegistryError
 from gateway.gateway import ModelGateway, use_gateway
 from gateway.registry import GatewaySettings
-from graphs.support import builder
+from graphs.support import make_builder
+from nodes.resources import Resources
 from simulator.engine import Simulator, get_default_simulator
 from simulator.error_model import ErrorModel
 from simulator.faults import FaultSpec
@@ -360,9 +362,13 @@ def test_resume_parked_resumes_the_runs_a_total_outage_parked(cli: Cli) -> None:
 
 async def resume_as_parked(cli: Cli, thread_id: str) -> None:
     async with open_checkpointer(cli.checkpoints) as saver:
-        graph = builder.compile(checkpointer=saver)
         with Store(cli.db) as store:
-            await resume_thread(graph, store, thread_id, {"retry": True}, kind="parked")
+            graph = make_builder(Resources(store=store, gateway=cli.new_gateway())).compile(
+                checkpointer=saver
+            )
+            await resume_thread(
+                {"support": graph}, store, thread_id, {"retry": True}, kind="parked"
+            )
 
 
 def _one_error_line(err: str) -> str:
@@ -447,9 +453,11 @@ def test_batch_bookkeeping_loses_no_line(cli: Cli) -> None:
         "T-008": {"status": "escalated", "escalation_reason": "legal_threat"},
     }
     out = cli.tmp / "out.jsonl"
-    with Store(cli.db) as store, use_gateway(cli.new_gateway()):
+    with Store(cli.db) as store:
         graph = FlakyGraph(store, states)
-        result = asyncio.run(run_batch(graph, store, tickets, out))  # type: ignore[arg-type]
+        result = asyncio.run(
+            run_batch(workflow("support"), graph, store, tickets, out)  # type: ignore[arg-type]
+        )
         runs = {run["item_id"]: run["status"] for run in store.list_runs("support")}
     assert len(graph.seen_running) == 4, "each run is recorded before it starts"
     by_id = {r["ticket_id"]: r for r in map(json.loads, out.read_text().splitlines())}

@@ -29,9 +29,9 @@ from fakes import FakeClock
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command
 
-from gateway.gateway import ModelGateway, use_gateway
+from gateway.gateway import ModelGateway
 from gateway.registry import GatewaySettings
-from nodes.resources import use_store
+from nodes.resources import Resources
 from simulator.engine import Simulator
 from simulator.error_model import ErrorModel
 from simulator.faults import FaultSpec
@@ -74,7 +74,7 @@ it gets the one refund of ORD-10010 when T-010's run did not issue it (the ledge
 
 AGENTS = ("classify_intent", "extract_entities", "decide_refund", "draft_reply")
 ENDPOINTS = ("sim-small-a", "sim-small-b", "sim-large-a")
-KNOWN_STATUSES = {"resolved", "escalated", "rejected", "parked", "failed"}
+KNOWN_STATUSES = {"resolved", "escalated", "rejected", "denied", "parked", "failed"}
 ELIGIBLE_STATUSES = {"delivered", "damaged", "lost"}
 MAX_AGE_DAYS = 90
 AUTO_APPROVE_CENTS = 5000
@@ -99,7 +99,7 @@ async def harness(
     clock: FakeClock | None = None,
 ) -> AsyncIterator[Harness]:
     """Everything one fault row needs, in its own directory, installed for the nodes."""
-    from graphs.support import builder
+    from graphs.support import make_builder
 
     root.mkdir(parents=True, exist_ok=True)
     seed_store(root / "conductor.db")
@@ -110,8 +110,10 @@ async def harness(
         settings = tune(settings)
     timing: dict[str, Any] = {"clock": clock, "sleep": clock.sleep} if clock else {}
     gw = ModelGateway(settings, simulator=sim, **timing)
-    graph = builder.compile(checkpointer=InMemorySaver(), name="support")
-    with Store(root / "conductor.db") as store, use_store(store), use_gateway(gw):
+    with Store(root / "conductor.db") as store:
+        graph = make_builder(Resources(gateway=gw, store=store)).compile(
+            checkpointer=InMemorySaver(), name="support"
+        )
         try:
             yield Harness(store, sim, gw, graph)
         finally:
@@ -173,11 +175,21 @@ async def run_tickets(
 
 
 async def review_every_escalation(graph: Any, runs: dict[str, Run]) -> dict[str, Run]:
-    """A reviewer approves every pending review, as proposed (faults still in force)."""
+    """A reviewer approves every pending review, as proposed (faults still in force).
+
+    A packet that proposes nothing (the run stopped before any decision) cannot be approved:
+    the approval is refused with the reason, and the reviewer then rejects.
+    """
     done = dict(runs)
     for tid, run in runs.items():
         if run.waits_on == ["review"]:
-            await graph.ainvoke(Command(resume={"decision": "approve"}), config(run.thread_id))
+            result = await graph.ainvoke(
+                Command(resume={"decision": "approve"}), config(run.thread_id)
+            )
+            refused = [i.value.get("error") for i in result.get("__interrupt__") or []]
+            if refused and refused[0]:
+                assert "nothing to approve" in refused[0], refused
+                await graph.ainvoke(Command(resume={"decision": "reject"}), config(run.thread_id))
             done[tid] = await snapshot(graph, run.ticket, run.thread_id)
     return done
 
@@ -196,7 +208,9 @@ def unaccounted(runs: dict[str, Run], ids: Iterable[str]) -> list[str]:
             problems.append(f"{tid}: escalated but waits on {run.waits_on}")
         elif status == "parked" and run.waits_on != ["parked"]:
             problems.append(f"{tid}: parked but waits on {run.waits_on}")
-        elif status in ("resolved", "rejected", "failed") and (run.interrupts or run.next):
+        elif status in ("resolved", "rejected", "denied", "failed") and (
+            run.interrupts or run.next
+        ):
             problems.append(f"{tid}: {status} but still waits on {run.waits_on or run.next}")
     return problems
 
@@ -368,7 +382,7 @@ async def test_small_tier_outage_falls_back_to_the_large_tier(tmp_path: Path) ->
             plan, proposals = run.values["plan"], run.values["proposals"]
             # The small-tier agents were served by the large tier, and the state says so.
             for sid in ("classify", "extract"):
-                assert plan[sid]["tier"] == "small"
+                assert plan[sid]["subtask"] == sid
                 assert proposals[sid]["tier"] == "large", (tid, proposals[sid])
                 assert proposals[sid]["endpoint"] == "sim-large-a"
                 assert run.values["gates"][sid]["tier"] == "large"
@@ -398,7 +412,7 @@ async def test_total_outage_parks_then_resumes_with_nothing_lost_or_done_twice(
             assert run.values["ticket"]["ticket_id"] == tid
             assert run.values["ticket"]["body"] == TICKETS[tid]["body"]
             assert set(run.values["plan"]) >= {"classify", "extract", "context"}
-            assert run.values["schema_version"] == 1 and run.values["version"] > 0
+            assert run.values["schema_version"] == 2 and run.values["version"] > 0
             assert any(e["kind"] == "provider_unavailable" for e in run.values["errors"])
             assert run.refund is None
         assert h.store.count_refunds() == 0

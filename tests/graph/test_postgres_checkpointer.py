@@ -80,25 +80,27 @@ def postgres_url() -> Iterator[str]:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-async def _state(url: str, payload: Any, thread: str) -> Any:
-    from graphs.support import builder
+async def _state(url: str, payload: Any, thread: str, resources: Any) -> Any:
+    from graphs.support import make_builder
 
     config = {"configurable": {"thread_id": thread}}
     async with open_checkpointer(database_url=url) as saver:
-        graph = builder.compile(checkpointer=saver, name="support")
+        graph = make_builder(resources).compile(checkpointer=saver, name="support")
         await graph.ainvoke(payload, config)
         return await graph.aget_state(config)
 
 
 async def test_escalated_run_resumes_from_postgres(
-    postgres_url: str, store: Store, gateway: Any
+    postgres_url: str, store: Store, resources: Any
 ) -> None:
-    first = await _state(postgres_url, {"ticket": LARGE_REFUND}, "pg-thread")
+    first = await _state(postgres_url, {"ticket": LARGE_REFUND}, "pg-thread", resources)
     assert first.values["status"] == "escalated"
     assert first.interrupts[0].value["reason"] == "refund_above_auto_limit"
 
     # A new connection, as another process would open: the run continues from Postgres.
-    done = await _state(postgres_url, Command(resume={"decision": "approve"}), "pg-thread")
+    done = await _state(
+        postgres_url, Command(resume={"decision": "approve"}), "pg-thread", resources
+    )
     assert done.values["status"] == "resolved"
     assert done.values["refund"]["amount"] == 120.0
     assert store.count_refunds() == 1

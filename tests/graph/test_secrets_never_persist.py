@@ -27,7 +27,7 @@ from conductor_cli.main import main
 from gateway.gateway import ModelGateway, use_gateway
 from gateway.registry import GatewaySettings
 from gateway.secrets import FileSecretStore
-from nodes.resources import use_store
+from nodes.resources import Resources
 from simulator.app import create_app
 from simulator.engine import Simulator
 from simulator.error_model import ErrorModel
@@ -185,7 +185,7 @@ def test_no_secret_is_persisted_logged_traced_or_printed(
         assert cli("resume", records["T-018"]["thread_id"], *reject, *store_args) == 0
 
         # Directly on the graph, with an AsyncSqliteSaver on its own file: an edit and a resume.
-        asyncio.run(run_directly(work / "direct-checkpoints.db", db, final_states))
+        asyncio.run(run_directly(work / "direct-checkpoints.db", db, final_states, gateway))
         asyncio.run(
             read_cli_states(checkpoints, [r["thread_id"] for r in records.values()], final_states)
         )
@@ -233,13 +233,16 @@ def test_no_secret_is_persisted_logged_traced_or_printed(
     assert {name: refs for name, refs in found.items() if refs} == {}
 
 
-async def run_directly(checkpoints: Path, db: Path, final_states: list[str]) -> None:
+async def run_directly(
+    checkpoints: Path, db: Path, final_states: list[str], gateway: ModelGateway
+) -> None:
     """Two tickets on the graph with an AsyncSqliteSaver: one edited by a reviewer."""
-    from graphs.support import builder
+    from graphs.support import make_builder
 
     async with AsyncSqliteSaver.from_conn_string(str(checkpoints)) as saver:
-        graph = builder.compile(checkpointer=saver, name="support")
-        with Store(db) as store, use_store(store):
+        with Store(db) as store:
+            resources = Resources(gateway=gateway, store=store)
+            graph = make_builder(resources).compile(checkpointer=saver, name="support")
             for tid, answer in (("T-016", {"decision": "edit", "amount": 50.0}), ("T-003", None)):
                 config = {"configurable": {"thread_id": f"direct-{tid}"}, "max_concurrency": 8}
                 result = await graph.ainvoke({"ticket": TICKETS[tid]}, config)
@@ -253,10 +256,10 @@ async def run_directly(checkpoints: Path, db: Path, final_states: list[str]) -> 
 
 async def read_cli_states(checkpoints: Path, threads: list[str | None], out: list[str]) -> None:
     """The final state of every thread the CLI ran, as a caller would read it."""
-    from graphs.support import builder
+    from graphs.support import make_builder
 
     async with AsyncSqliteSaver.from_conn_string(str(checkpoints)) as saver:
-        graph = builder.compile(checkpointer=saver, name="support")
+        graph = make_builder(Resources()).compile(checkpointer=saver, name="support")
         for thread in threads:
             if thread is None:
                 continue  # the line that was not JSON never had a thread

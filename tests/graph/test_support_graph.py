@@ -7,8 +7,10 @@ from typing import Any
 import pytest
 from langgraph.types import Command
 
-from nodes.action import issue_refund
+from graphs.support import SUPPORT
 from nodes.intake import ThreadInUseError
+from nodes.resources import Resources
+from nodes.support.refund import issue_refund
 from store.db import Store
 
 
@@ -57,7 +59,7 @@ async def test_small_refund_is_issued_once(graph: Any, store: Store) -> None:
     assert state["refund"]["idempotency_key"] == "refund:T-1:ORD-10001"
     assert "35" in state["reply"]
     assert store.count_refunds() == 1
-    assert state["schema_version"] == 1
+    assert state["schema_version"] == 2
     assert state["usage"]["cost_usd"] > 0 and state["usage"]["calls"] >= 4
 
     again = (await run(graph, {"ticket": SMALL_REFUND}, "t1-again"))["values"]
@@ -137,14 +139,14 @@ async def test_bad_reviewer_answers_keep_the_review_open(
 
 async def test_a_thread_takes_one_ticket(graph: Any) -> None:
     await run(graph, {"ticket": STATUS_QUESTION}, "one-ticket")
-    with pytest.raises(ThreadInUseError, match="send each ticket on a new thread"):
+    with pytest.raises(ThreadInUseError, match="the run on this thread is finished"):
         await run(graph, {"ticket": SMALL_REFUND}, "one-ticket")
 
 
 async def test_reviewer_rejection_issues_nothing(graph: Any, store: Store) -> None:
     await run(graph, {"ticket": LARGE_REFUND}, "t2c")
     done = (await run(graph, Command(resume={"decision": "reject"}), "t2c"))["values"]
-    assert done["status"] == "rejected"
+    assert done["status"] == "denied", "a human's refusal is not malformed input"
     assert done["refund"] is None
     assert store.count_refunds() == 0
     assert "refunded" not in done["reply"].lower() or "not" in done["reply"].lower()
@@ -200,13 +202,19 @@ async def test_malformed_ticket_is_rejected_whole(
     assert store.count_refunds() == 0
 
 
-async def test_refund_node_run_twice_refunds_once(graph: Any, store: Store) -> None:
+async def test_refund_node_run_twice_refunds_once(
+    graph: Any, store: Store, resources: Resources
+) -> None:
     """A crash after the ledger write re-runs the node: the idempotency key holds."""
     await run(graph, {"ticket": SMALL_REFUND}, "t7")
     snapshot = await graph.aget_state({"configurable": {"thread_id": "t7"}})
-    state = {**snapshot.values, "refund": None}
-    first = await issue_refund(state)
-    second = await issue_refund(state)
-    assert first["refund"] == second["refund"]
+    state = {**snapshot.values, "action_results": {}}
+    (action,) = SUPPORT.actions
+    due = action.due(state)
+    assert due is not None
+    first = await issue_refund(resources, state, due)
+    second = await issue_refund(resources, state, due)
+    assert first["action_results"]["issue_refund"]["amount"] == 35.0
+    assert second["action_results"]["issue_refund"]["replayed"] is True
     assert second["actions"][0]["created"] is False
     assert store.count_refunds() == 1

@@ -14,7 +14,8 @@ from langchain_core.messages import HumanMessage, SystemMessage
 from langchain_openai import ChatOpenAI
 from pydantic import BaseModel, Field
 
-from nodes.prompts import render_sections, ticket_text
+from nodes.prompts import render_sections
+from nodes.support.prompts import ticket_text
 from simulator import ErrorModel, ErrorRates, FaultSpec, Simulator, create_app
 from simulator import engine as engine_module
 from simulator.draws import draw, request_digest

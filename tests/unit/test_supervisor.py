@@ -1,4 +1,4 @@
-"""The supervisor as a table of states and routes: plain dicts, no model, no graph."""
+"""The support workflow's routes, as a table of states: plain dicts, no model, no graph."""
 
 from __future__ import annotations
 
@@ -6,15 +6,19 @@ from typing import Any
 
 import pytest
 
-from nodes.planner import SUPPORT_PLAN
-from nodes.supervisor import (
-    Limits,
-    RoutingError,
-    refund_to_issue,
-    reply_outcome,
-    reply_tier,
-    route_next_step,
-)
+from graphs.support import SUPPORT, support_limits
+from nodes.router import RoutingError, plan_for
+from nodes.router import route_next_step as route_with_spec
+from nodes.spec import Limits
+from nodes.support.rules import refund_to_issue, reply_outcome, reply_tier
+from state.support import SupportContext
+
+SUPPORT_PLAN = plan_for({}, SUPPORT, support_limits(None))
+
+
+def route_next_step(state: dict[str, Any], limits: Limits | None = None) -> Any:
+    return route_with_spec(state, SUPPORT, limits or support_limits(None))
+
 
 TICKET = {
     "ticket_id": "T-1",
@@ -201,7 +205,7 @@ ROUTES = [
         state(
             results={**FACT_RESULTS, "decide": APPROVE_SMALL},
             facts=FACTS,
-            refund={"issued": True, "amount": 35.0, "currency": "USD"},
+            action_results={"issue_refund": {"issued": True, "amount": 35.0, "currency": "USD"}},
         ),
         "dispatch",
         ["reply@large#1"],
@@ -251,7 +255,7 @@ ROUTES = [
     ("name", "given", "kind", "dispatched"), ROUTES, ids=[r[0] for r in ROUTES]
 )
 def test_route_table(name: str, given: dict[str, Any], kind: str, dispatched: list[str]) -> None:
-    route = route_next_step(given, Limits())
+    route = route_next_step(given)
     assert route.kind == kind, name
     assert targets(route) == dispatched
 
@@ -275,14 +279,17 @@ def test_escalation_reasons() -> None:
 
 def test_limits_are_read_from_settings() -> None:
     given = state(results={**FACT_RESULTS, "decide": APPROVE_LARGE}, facts=FACTS)
-    assert route_next_step(given, Limits(auto_approve_limit=200.0)).kind == "act"
+    generous = support_limits(SupportContext(auto_approve_limit=200.0))
+    assert route_next_step(given, generous).kind == "act"
     budget = state(gates=failed("extract", 1), failures={"extract": 1}, attempts={"extract": 1})
-    assert route_next_step(budget, Limits(retry_budget=1)).kind == "escalate"
+    strict = support_limits(SupportContext(retry_budget=1))
+    assert route_next_step(budget, strict).kind == "escalate"
 
 
 def test_unknown_subtask_raises() -> None:
     with pytest.raises(RoutingError, match="unknown subtasks"):
-        route_next_step(state(plan={**SUPPORT_PLAN, "dance": {"depends_on": []}}))
+        dance = {"id": "dance", "subtask": "dance", "agent": "dance", "depends_on": []}
+        route_next_step(state(plan={**SUPPORT_PLAN, "dance": dance}))
 
 
 def test_refund_to_issue_follows_the_review() -> None:
@@ -297,7 +304,8 @@ def test_refund_to_issue_follows_the_review() -> None:
 def test_reply_outcome_never_shows_an_unissued_refund() -> None:
     approved = state(results={**FACT_RESULTS, "decide": APPROVE_SMALL}, facts=FACTS)
     assert reply_outcome(approved)["refund"] is None
-    issued = {**approved, "refund": {"issued": True, "amount": 35.0, "currency": "USD"}}
+    refund = {"issued": True, "amount": 35.0, "currency": "USD"}
+    issued = {**approved, "action_results": {"issue_refund": refund}}
     assert reply_outcome(issued)["refund"] == {"issued": True, "amount": 35.0, "currency": "USD"}
     assert reply_outcome(issued)["decision"] == "approved"
     denied = state(results={**FACT_RESULTS, "decide": DENY}, facts=FACTS)
@@ -309,7 +317,8 @@ def test_reply_outcome_never_shows_an_unissued_refund() -> None:
 
 def test_reply_tier_by_complexity() -> None:
     simple = state(results={"classify": CLASSIFY_STATUS})
-    assert reply_tier(simple, Limits()) == "small"
+    limits = support_limits(None)
+    assert reply_tier(simple, limits) == "small"
     long_body = {**simple, "ticket": {**TICKET, "body": "x" * 700}}
-    assert reply_tier(long_body, Limits()) == "large"
-    assert reply_tier(state(results={"classify": CLASSIFY_REFUND}), Limits()) == "large"
+    assert reply_tier(long_body, limits) == "large"
+    assert reply_tier(state(results={"classify": CLASSIFY_REFUND}), limits) == "large"

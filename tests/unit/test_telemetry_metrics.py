@@ -148,10 +148,16 @@ def test_healthz_reports_each_endpoint_circuit(
             permit = breaker.try_acquire()
             assert permit is not None
             breaker.record_failure(permit)
-    monkeypatch.setattr(gateway_module, "get_gateway", lambda: real)
+    from nodes import resources as resources_module
+    from store.db import Store
+
+    bound = resources_module.Resources(gateway=real, store=Store(tmp_path / "store.db"))
+    monkeypatch.setattr(resources_module, "_server", bound)
     metrics.WAITING.mark("t-9", "parked")
     with TestClient(create_app()) as client:
-        body = client.get("/healthz").json()
+        response = client.get("/healthz")
+        body = response.json()
+    assert response.status_code == 503, "a tier with no provider able to serve is not healthy"
     assert body["endpoints"]["sim-small-a"]["state"] == "open"
     assert body["endpoints"]["sim-small-b"]["state"] == "closed"
     assert body["tiers"] == {"small": True, "large": False}

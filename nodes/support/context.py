@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import time
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
-from langgraph.runtime import Runtime
-
-from nodes.common import versioned
-from nodes.resources import get_store
-from nodes.workers import proposal_update
+from nodes.resources import Resources
+from nodes.spec import State
 from state.schemas import Facts
-from state.support import SupportContext, WorkerTask
+from state.support import SupportContext
 from store.db import Store
 from validators.policy import RefundPolicy
 
@@ -58,16 +55,20 @@ def build_facts(
     }
 
 
-@versioned
-async def gather_context(task: WorkerTask, runtime: Runtime[SupportContext]) -> dict[str, Any]:
-    """Gather the facts for the decision from the local store (a tool node, not an agent)."""
-    started = time.perf_counter()
-    policy = policy_from_context(runtime.context)
+def context_input(state: State, item: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The tool's input: the ticket and the extractor's gated entities."""
+    return {
+        "ticket": state["ticket"],
+        "entities": (state.get("results") or {}).get("extract") or {},
+    }
+
+
+async def gather_context(
+    resources: Resources, tool_input: dict[str, Any], settings: SupportContext | None
+) -> dict[str, Any]:
+    """Gather the facts for the decision from the local store (a tool, not an agent)."""
+    policy = policy_from_context(settings)
     facts = await asyncio.to_thread(
-        lambda: build_facts(
-            get_store(), task["ticket"], task["results"].get("extract") or {}, policy
-        )
+        lambda: build_facts(resources.store, tool_input["ticket"], tool_input["entities"], policy)
     )
-    return proposal_update(
-        task, output=dict(facts), elapsed_ms=(time.perf_counter() - started) * 1000
-    )
+    return dict(facts)

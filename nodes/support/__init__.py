@@ -1,0 +1,1 @@
+"""The `support` workflow's own nodes, hooks and prompts."""
