@@ -74,8 +74,8 @@ def long_document() -> dict[str, str]:
         "MASTER SERVICES AGREEMENT\n"
         "Agreement number: MSA-2026-001\n\n"
         "This Master Services Agreement is made on 15 January 2026 between Contoso Holdings "
-        "Inc., 48 Harbor Road, Boston, MA 02110 (the \"Customer\"), and Fabrikam Components "
-        "LLC, 77 Lake Avenue, Chicago, IL 60601 (the \"Supplier\"), together the parties.\n\n"
+        'Inc., 48 Harbor Road, Boston, MA 02110 (the "Customer"), and Fabrikam Components '
+        'LLC, 77 Lake Avenue, Chicago, IL 60601 (the "Supplier"), together the parties.\n\n'
         "WHEREAS the Customer wishes to obtain managed IT services from the Supplier, the "
         "parties agree as follows.\n\n"
     )

@@ -204,9 +204,7 @@ def _rel_wrong_field(
     return value
 
 
-def _rel_invented(
-    value: dict[str, Any], ctx: PromptContext, draws: Draws
-) -> dict[str, Any] | None:
+def _rel_invented(value: dict[str, Any], ctx: PromptContext, draws: Draws) -> dict[str, Any] | None:
     ends = sorted({t for link in _links(value) for t in (link["source"], link["target"])})
     if len(ends) < 2:
         return None

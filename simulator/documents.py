@@ -78,15 +78,27 @@ _MONTHS = (
     r"Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)"
 )
 _DATE = re.compile(
-    r"\b(?:\d{4}-\d{2}-\d{2}|\d{1,2}(?:st|nd|rd|th)? " + _MONTHS + r",? \d{4}|" + _MONTHS
+    r"\b(?:\d{4}-\d{2}-\d{2}|\d{1,2}(?:st|nd|rd|th)? "
+    + _MONTHS
+    + r",? \d{4}|"
+    + _MONTHS
     + r"\.? \d{1,2}(?:st|nd|rd|th)?, \d{4}|\d{1,2}[/.]\d{1,2}[/.]\d{4})\b"
 )
 _IDENTIFIER = re.compile(r"(?<![\w-])[A-Z]{2,5}(?:-[A-Z0-9]{1,12}){1,3}(?![\w-])")
 _CODES = "USD|EUR|GBP|CHF|JPY|CAD|AUD"
 _NUMBER = r"\d{1,3}(?:[,.' ]\d{3})+(?:[.,]\d{1,2})?|\d+(?:[.,]\d{1,2})?"
 _AMOUNT = re.compile(
-    r"(?P<sym>[$€£¥])\s?(?P<n1>" + _NUMBER + r")|\b(?P<pre>" + _CODES + r")\s?(?P<n2>" + _NUMBER
-    + r")|(?P<n3>" + _NUMBER + r")\s?(?:(?P<post>" + _CODES + r")\b|(?P<psym>€|£))"
+    r"(?P<sym>[$€£¥])\s?(?P<n1>"
+    + _NUMBER
+    + r")|\b(?P<pre>"
+    + _CODES
+    + r")\s?(?P<n2>"
+    + _NUMBER
+    + r")|(?P<n3>"
+    + _NUMBER
+    + r")\s?(?:(?P<post>"
+    + _CODES
+    + r")\b|(?P<psym>€|£))"
 )
 _SYMBOL = {"$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY"}
 _SUFFIX = r"(?:Inc\.|Ltd\.?|LLC|GmbH|S\.A\.|plc|Corp\.?|Corporation|Limited|AG|B\.V\.|SARL|AB|Co\.)"
@@ -114,8 +126,11 @@ _ITEM_LINE = re.compile(r"^\s*(?:[-*|•]|\d+[.)]\s|\d+\s?x\s)|\s\d+\s?x\s|\s@\s
 
 
 def parse_number(raw: str) -> float:
-    """Parse `1,234.56`, `1.234,56`, `1 234` or `12,5` (the last separator followed by one or
-    two digits is the decimal mark; any other separator groups thousands)."""
+    """Parse a written number: `1,234.56`, `1.234,56`, `1 234` or `12,5`.
+
+    The last separator followed by one or two digits is the decimal mark; any other
+    separator groups thousands.
+    """
     digits = raw.replace(" ", "").replace("'", "")
     match = re.search(r"[.,](\d{1,2})$", digits)
     if match:

@@ -243,12 +243,12 @@ def check_invoice_total(
             message = f"amounts {foreign} are not in the total's currency {currency}"
             return [_v("consistency", "entities.currency", message)]
         cents = {
-            role: sum(to_cents(e.value) for e in amounts if e.role == role)
+            role: sum(_cents(e.value) for e in amounts if e.role == role)
             for role in ("line_item", "tax", "subtotal")
         }
         has_subtotal = any(e.role == "subtotal" for e in amounts)
         limit = to_cents(tolerance)
-        total_cents = to_cents(total.value)
+        total_cents = _cents(total.value)
     except (AttributeError, TypeError, ValueError) as exc:
         return [_v("format", "entities", f"unreadable amounts: {exc}")]
     violations = []
@@ -295,6 +295,12 @@ def check_classification(classification: DocumentClassification) -> list[Violati
     if not isinstance(summary, str) or len(summary) > 300:
         violations.append(_v("format", "summary", "summary is not a string of ≤ 300 characters"))
     return violations
+
+
+def _cents(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"amount value {value!r} is not a number")
+    return to_cents(value)
 
 
 def _v(kind: Any, field: str, message: str) -> Violation:

@@ -61,11 +61,20 @@ MONTHS = (
     "October", "November", "December",
 )  # fmt: skip
 GOODS = (
-    ("oak veneer panels", 4850), ("thermal printer rolls", 1299), ("site survey (per day)", 72000),
-    ("copywriting, landing page", 45000), ("hydraulic fittings", 2375), ("forklift rental, week", 61000),
-    ("LED panel lights", 8990), ("annual software licence", 129900), ("translation, per page", 3500),
-    ("espresso machine service", 18500), ("safety gloves (box)", 1425), ("cloud hosting, month", 34999),
-)  # fmt: skip
+    ("oak veneer panels", 4850),
+    ("thermal printer rolls", 1299),
+    ("site survey (per day)", 72000),
+    ("copywriting, landing page", 45000),
+    ("hydraulic fittings", 2375),
+    ("forklift rental, week", 61000),
+    ("LED panel lights", 8990),
+    ("annual software licence", 129900),
+    ("translation, per page", 3500),
+    ("espresso machine service", 18500),
+    ("safety gloves (box)", 1425),
+    ("cloud hosting, month", 34999),
+)
+"""Goods and services with their unit price in cents."""
 TYPOS = {"received": "recieved", "address": "adress", "payment": "paymnet", "separate": "seperate"}
 
 CURRENCIES = ("USD", "EUR", "GBP", "CHF")
@@ -183,7 +192,9 @@ def amount(doc: Doc, cents: int, currency: str, role: str) -> str:
 def ident(rng: random.Random, *prefixes: str) -> str:
     """Return a document identifier with one of `prefixes`."""
     prefix = rng.choice(prefixes)
-    return rng.choice((f"{prefix}-{rng.randint(1000, 99999)}", f"{prefix}-2026-{rng.randint(1, 999):03d}"))
+    return rng.choice(
+        (f"{prefix}-{rng.randint(1000, 99999)}", f"{prefix}-2026-{rng.randint(1, 999):03d}")
+    )
 
 
 def invoice(doc: Doc) -> str:
@@ -214,7 +225,9 @@ def invoice(doc: Doc) -> str:
         qty = rng.randint(1, 12)
         lines.append(qty * unit)
         doc.add(f"{rng.choice(('* ', '- ', ''))}{item}, {qty} @ ")
-        doc.ent("amount", money(rng, unit, currency), value=unit / 100, currency=currency, role="other")
+        doc.ent(
+            "amount", money(rng, unit, currency), value=unit / 100, currency=currency, role="other"
+        )
         doc.add(" ... ")
         amount(doc, qty * unit, currency, "line_item")
         doc.add("\n")
@@ -281,9 +294,9 @@ def legal_contract(doc: Doc) -> str:
     first = doc.ent("organization", company(rng))
     doc.add(", with its registered office at ")
     doc.ent("address", address(rng))
-    doc.add(" (hereinafter the \"Provider\"), and ")
+    doc.add(' (hereinafter the "Provider"), and ')
     second = doc.ent("organization", company(rng))
-    doc.add(" (hereinafter the \"Recipient\").\n\n")
+    doc.add(' (hereinafter the "Recipient").\n\n')
     doc.link("party_to", first, number)
     doc.link("party_to", second, number)
     clauses = [
