@@ -6,12 +6,25 @@ import copy
 from collections.abc import Callable
 from typing import Any, Literal, get_args
 
+from simulator.document_corruptions import DOCUMENT_CORRUPTIONS
 from simulator.draws import Draws
 from simulator.heuristics import CURRENCIES, DENIAL_CODES, find_amount, requested_amount
 from simulator.sections import PromptContext
 from state.schemas import Intent
 
-CorruptionKind = Literal["wrong_label", "wrong_field", "invented_value", "implausible"]
+CorruptionKind = Literal[
+    "wrong_label",
+    "wrong_field",
+    "invented_value",
+    "implausible",
+    "span_shift",
+    "wrong_currency",
+    "misread_amount",
+    "dangling_relation",
+]
+"""Every kind of corruption; the last four exist for the document schemas only."""
+GENERIC_KINDS: frozenset[str] = frozenset({"wrong_label", "invented_value", "implausible"})
+"""Kinds that flip the booleans of an answer to a schema the simulator does not know."""
 Corruption = Callable[[dict[str, Any], PromptContext, Draws], dict[str, Any] | None]
 """Takes a copy of the answer; returns the corrupted answer, or None when it does not apply."""
 
@@ -234,7 +247,7 @@ def _generic(value: Any, ctx: PromptContext, draws: Draws) -> Any:
     return {**value, **flipped} if flipped else None
 
 
-CORRUPTIONS: dict[str, dict[CorruptionKind, Corruption]] = {
+CORRUPTIONS: dict[str, dict[str, Corruption]] = {
     "IntentClassification": {
         "wrong_label": _intent_wrong_label,
         "wrong_field": _intent_wrong_field,
@@ -259,6 +272,7 @@ CORRUPTIONS: dict[str, dict[CorruptionKind, Corruption]] = {
         "invented_value": _reply_invented,
         "implausible": _reply_implausible,
     },
+    **DOCUMENT_CORRUPTIONS,
 }
 """Corruption of each kind for each known schema."""
 
@@ -281,5 +295,6 @@ def corrupt(
     """
     table = CORRUPTIONS.get(schema_name)
     if table is None:
-        return _generic(copy.deepcopy(value), ctx, draws) if kind != "wrong_field" else None
-    return table[kind](copy.deepcopy(value), ctx, draws)
+        return _generic(copy.deepcopy(value), ctx, draws) if kind in GENERIC_KINDS else None
+    corruption = table.get(kind)
+    return None if corruption is None else corruption(copy.deepcopy(value), ctx, draws)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from types import MappingProxyType
 from typing import Any, Literal
 
@@ -12,7 +12,20 @@ from simulator.draws import Draws
 from simulator.sections import PromptContext
 
 Tier = Literal["small", "large"]
-ERROR_KINDS: tuple[CorruptionKind, ...] = ("wrong_label", "wrong_field", "invented_value")
+ERROR_KINDS: tuple[CorruptionKind, ...] = (
+    "wrong_label",
+    "wrong_field",
+    "invented_value",
+    "span_shift",
+    "wrong_currency",
+    "misread_amount",
+    "dangling_relation",
+)
+"""Kinds the error model draws, in order; a kind a schema does not know never applies to it."""
+DOCUMENT_SCHEMAS = frozenset(
+    {"DocumentClassification", "ExtractedEntities", "ExtractedRelationships"}
+)
+"""Schemas of the documents workflow, whose default rates are `ErrorModel.document_tiers`."""
 
 
 @dataclass(frozen=True)
@@ -24,15 +37,25 @@ class ErrorRates:
             currency of the entities).
         wrong_field_rate: One field is wrong, or missing (null where the schema allows it).
         invented_value_rate: A value that is not in the text or the facts (an order id, an
-            amount) is invented.
+            amount, an entity, a relationship) is invented.
+        span_shift_rate: An entity's span is off by a few characters (documents).
+        wrong_currency_rate: An amount carries the wrong ISO currency (documents).
+        misread_amount_rate: An amount's value is misread, two digits swapped (documents).
+        dangling_relation_rate: A relationship names an entity that was not extracted
+            (documents).
     """
 
     wrong_label_rate: float = 0.0
     wrong_field_rate: float = 0.0
     invented_value_rate: float = 0.0
+    span_shift_rate: float = 0.0
+    wrong_currency_rate: float = 0.0
+    misread_amount_rate: float = 0.0
+    dangling_relation_rate: float = 0.0
 
     def __post_init__(self) -> None:
-        for name in ("wrong_label_rate", "wrong_field_rate", "invented_value_rate"):
+        for item in fields(self):
+            name = item.name
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"error model {name}={value!r}: a rate must be between 0 and 1")
@@ -44,10 +67,32 @@ class ErrorRates:
 
 SMALL_DEFAULT = ErrorRates(wrong_label_rate=0.06, wrong_field_rate=0.05, invented_value_rate=0.03)
 LARGE_DEFAULT = ErrorRates(wrong_label_rate=0.01, wrong_field_rate=0.01, invented_value_rate=0.005)
+DOCUMENT_SMALL_DEFAULT = ErrorRates(
+    wrong_label_rate=0.06,
+    wrong_field_rate=0.05,
+    invented_value_rate=0.03,
+    span_shift_rate=0.05,
+    wrong_currency_rate=0.03,
+    misread_amount_rate=0.03,
+    dangling_relation_rate=0.04,
+)
+DOCUMENT_LARGE_DEFAULT = ErrorRates(
+    wrong_label_rate=0.01,
+    wrong_field_rate=0.01,
+    invented_value_rate=0.005,
+    span_shift_rate=0.01,
+    wrong_currency_rate=0.005,
+    misread_amount_rate=0.005,
+    dangling_relation_rate=0.01,
+)
 
 
 def _default_tiers() -> Mapping[str, ErrorRates]:
     return MappingProxyType({"small": SMALL_DEFAULT, "large": LARGE_DEFAULT})
+
+
+def _default_document_tiers() -> Mapping[str, ErrorRates]:
+    return MappingProxyType({"small": DOCUMENT_SMALL_DEFAULT, "large": DOCUMENT_LARGE_DEFAULT})
 
 
 @dataclass(frozen=True)
@@ -55,7 +100,9 @@ class ErrorModel:
     """Error rates per tier, with optional overrides per schema, applied after the heuristic.
 
     Attributes:
-        tiers: Rates of each tier ("small", "large").
+        tiers: Rates of each tier ("small", "large") for the support schemas and any schema
+            the simulator does not know.
+        document_tiers: Rates of each tier for the document schemas (`DOCUMENT_SCHEMAS`).
         schema_overrides: Schema name → tier → rates, replacing the tier's rates for it.
         seed: Seed of the error draws (independent of the fault seed).
         resample_on_retry: When False (default) an identical request gets the same errors each
@@ -63,6 +110,7 @@ class ErrorModel:
     """
 
     tiers: Mapping[str, ErrorRates] = field(default_factory=_default_tiers)
+    document_tiers: Mapping[str, ErrorRates] = field(default_factory=_default_document_tiers)
     schema_overrides: Mapping[str, Mapping[str, ErrorRates]] = field(
         default_factory=lambda: MappingProxyType({})
     )
@@ -72,14 +120,16 @@ class ErrorModel:
     @classmethod
     def ideal(cls) -> ErrorModel:
         """Return a model that never errs: the heuristics' answers unchanged."""
-        return cls(tiers=MappingProxyType({"small": ErrorRates(), "large": ErrorRates()}))
+        none = MappingProxyType({"small": ErrorRates(), "large": ErrorRates()})
+        return cls(tiers=none, document_tiers=none)
 
     def rates_for(self, tier: str, schema_name: str | None) -> ErrorRates:
         """Return the rates for a tier and a schema (the override when one is set)."""
         override = self.schema_overrides.get(schema_name or "", {}).get(tier)
         if override is not None:
             return override
-        return self.tiers.get(tier, ErrorRates())
+        tiers = self.document_tiers if schema_name in DOCUMENT_SCHEMAS else self.tiers
+        return tiers.get(tier, ErrorRates())
 
     def apply(
         self,

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
+from simulator.documents import DOCUMENT_HEURISTICS
 from simulator.sections import PromptContext
 
 # --- intent -------------------------------------------------------------------------------
@@ -438,5 +439,6 @@ HEURISTICS: dict[str, Callable[[PromptContext], dict[str, Any]]] = {
     "TicketEntities": extract_entities,
     "RefundDecision": decide_refund,
     "ReplyDraft": draft_reply,
+    **DOCUMENT_HEURISTICS,
 }
 """Heuristic answer for each schema name the simulator knows."""

@@ -9,8 +9,11 @@ from typing import Any
 
 from nodes.prompts import SECTION_NAMES
 
+_NAMES = tuple(dict.fromkeys((*SECTION_NAMES, "document")))
+"""The prompts' section names plus `document` (the documents workflow's chunk text)."""
+
 _SECTION = re.compile(
-    r"<\s*(" + "|".join(SECTION_NAMES) + r")\s*>(.*?)<\s*/\s*\1\s*>",
+    r"<\s*(" + "|".join(_NAMES) + r")\s*>(.*?)<\s*/\s*\1\s*>",
     re.IGNORECASE | re.DOTALL,
 )
 
@@ -26,6 +29,9 @@ class PromptContext:
         facts: The `<facts>` JSON object (state.schemas.Facts shape), if present and valid.
         classification: The `<classification>` JSON object, if present and valid.
         outcome: The `<outcome>` JSON object (state.schemas.ReplyOutcome shape), if present.
+        document: The `<document>` text exactly as the prompt carries it (only the one newline
+            after the opening tag and the one before the closing tag removed), so that offsets
+            into it are offsets into the caller's text; None when there is no such section.
     """
 
     text: str
@@ -34,6 +40,7 @@ class PromptContext:
     facts: dict[str, Any] | None = None
     classification: dict[str, Any] | None = None
     outcome: dict[str, Any] | None = None
+    document: str | None = None
 
 
 def message_text(message: Any) -> str:
@@ -61,7 +68,7 @@ def last_user_text(messages: list[Any]) -> str:
 
 
 def parse_prompt(messages: list[Any]) -> PromptContext:
-    """Parse the sections named in `nodes.prompts.SECTION_NAMES` out of the last user message.
+    """Parse the sections (`nodes.prompts.SECTION_NAMES` and `document`) of the last user message.
 
     Args:
         messages: The request's `messages`.
@@ -71,9 +78,15 @@ def parse_prompt(messages: list[Any]) -> PromptContext:
     """
     text = last_user_text(messages)
     found: dict[str, str] = {}
+    document: str | None = None
     for match in _SECTION.finditer(text):
-        found.setdefault(match.group(1).lower(), match.group(2).strip())
-    ticket = found.get("ticket", text if not found else "")
+        name = match.group(1).lower()
+        if name == "document":
+            if document is None:
+                document = _unwrap(match.group(2))
+            continue
+        found.setdefault(name, match.group(2).strip())
+    ticket = found.get("ticket", text if not found and document is None else "")
     return PromptContext(
         text=text,
         ticket=ticket,
@@ -81,7 +94,17 @@ def parse_prompt(messages: list[Any]) -> PromptContext:
         facts=_json_object(found.get("facts")),
         classification=_json_object(found.get("classification")),
         outcome=_json_object(found.get("outcome")),
+        document=document,
     )
+
+
+def _unwrap(raw: str) -> str:
+    """Remove exactly the one newline after `<document>` and the one before `</document>`."""
+    if raw.startswith("\n"):
+        raw = raw[1:]
+    if raw.endswith("\n"):
+        raw = raw[:-1]
+    return raw
 
 
 def _json_object(raw: str | None) -> dict[str, Any] | None:
