@@ -10,12 +10,15 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
+from dev_servers import AuthServer
 
+from server.keys import KEYS_FILE_ENV, Role, add_key
 from store.seed import seed_store
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,17 +33,45 @@ def free_port() -> int:
 
 @pytest.fixture(scope="session")
 def dev_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Start `langgraph dev` (no browser, no reload) and yield the API URL it prints."""
-    workdir = tmp_path_factory.mktemp("server")
+    """Start `langgraph dev` (no browser, no reload, open auth) and yield its API URL."""
+    with start_dev_server(tmp_path_factory.mktemp("server")) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def auth_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthServer]:
+    """A second `langgraph dev`, its own port and workdir, with a key file enforced.
+
+    Users: `alice` and `bob` (submitters), `rita` (reviewer).
+    """
+    workdir = tmp_path_factory.mktemp("auth-server")
+    key_file = workdir / "api-keys.json"
+    users: dict[str, Role] = {"alice": "submitter", "bob": "submitter", "rita": "reviewer"}
+    keys = {user: add_key(key_file, user, role) for user, role in users.items()}
+    with start_dev_server(workdir, env={KEYS_FILE_ENV: str(key_file)}) as url:
+        yield AuthServer(url=url, keys=keys)
+
+
+@contextmanager
+def start_dev_server(workdir: Path, env: Mapping[str, str] | None = None) -> Iterator[str]:
+    """Run `langgraph dev` from `workdir` (its own seeded store, free port) until exit.
+
+    Args:
+        workdir: Empty directory for the store, caches, config copy and `server.log`.
+        env: Extra environment; without `CONDUCTOR_API_KEYS_FILE` in it the server is open
+            (an inherited one is dropped).
+    """
     db = workdir / "conductor.db"
     seed_store(db)
-    env = {
-        **os.environ,
+    base = {k: v for k, v in os.environ.items() if k != KEYS_FILE_ENV}
+    server_env = {
+        **base,
         "CONDUCTOR_DB": str(db),
         "CONDUCTOR_CACHE_DB": str(workdir / "cache.db"),
         "CONDUCTOR_LOG_FORMAT": "json",
         "LANGSMITH_TRACING": "false",
         "LANGGRAPH_CLI_NO_ANALYTICS": "1",
+        **(env or {}),
     }
     config_path = workdir / "langgraph.json"
     config_path.write_text(json.dumps(absolute_config(ROOT / "langgraph.json")))
@@ -62,14 +93,13 @@ def dev_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                 str(config_path),
             ],
             cwd=workdir,
-            env=env,
+            env=server_env,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
     try:
-        url = _wait_for_url(proc, log_path)
-        yield url
+        yield _wait_for_url(proc, log_path)
     finally:
         _stop(proc)
 
@@ -90,6 +120,9 @@ def absolute_config(path: Path) -> dict[str, object]:
     if "http" in config and "app" in config["http"]:
         module, attr = config["http"]["app"].split(":")
         config["http"]["app"] = absolute(module) + ":" + attr
+    if "auth" in config and "path" in config["auth"]:
+        module, attr = config["auth"]["path"].split(":")
+        config["auth"]["path"] = absolute(module) + ":" + attr
     return config
 
 
