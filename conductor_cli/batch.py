@@ -19,7 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from evals.audit import audit_refunds
-from gateway.gateway import get_gateway
+from gateway.process import get_gateway
 from state.support import SupportContext
 from store.db import Store
 from telemetry.logging import get_logger

@@ -165,7 +165,7 @@ def cmd_seed(args: argparse.Namespace) -> int:
 async def cmd_run(args: argparse.Namespace) -> int:
     """Run a batch; exit 0 when every input line is accounted for in OUT."""
     from conductor_cli.batch import run_batch, summary_table
-    from gateway.gateway import get_gateway
+    from gateway.process import get_gateway, use_gateway
     from simulator.engine import get_default_simulator
     from simulator.faults import FaultSpec
     from telemetry.metrics import render_latest, start_metrics_server
@@ -181,6 +181,10 @@ async def cmd_run(args: argparse.Namespace) -> int:
         return 2
     faults = FaultSpec.parse(args.faults) if args.faults is not None else None
     gateway = get_gateway()  # the workers' gateway; a bad model profile fails here
+    if faults is not None and gateway.settings.cache_enabled:
+        # A fault-injection run reaches the simulator on every call and leaves no answers
+        # behind: the same gateway without the response cache, for this run only.
+        gateway = gateway.with_settings(gateway.settings.with_overrides(cache_enabled=False))
     try:
         # Fail on an unwritable OUT now, not after every ticket has run.
         try:
@@ -195,7 +199,7 @@ async def cmd_run(args: argparse.Namespace) -> int:
         if args.metrics_port is not None:
             server, _ = start_metrics_server(args.metrics_port)
             console.print(f"metrics on http://127.0.0.1:{server.server_port}/metrics")
-        with _store_for(args.db) as store:
+        with _store_for(args.db) as store, use_gateway(gateway):
             async with open_checkpointer(args.checkpoints) as saver:
                 graph = _compile(saver)
                 result = await run_batch(
@@ -249,7 +253,7 @@ async def cmd_escalations(args: argparse.Namespace) -> int:
 async def cmd_resume(args: argparse.Namespace) -> int:
     """Resume one escalated thread with a decision, or every parked thread."""
     from conductor_cli.reviews import resume_thread
-    from gateway.gateway import get_gateway
+    from gateway.process import get_gateway
 
     if args.parked == bool(args.thread_id):
         _error("give either THREAD_ID with --decision, or --parked")

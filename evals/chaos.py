@@ -34,7 +34,8 @@ from pydantic import BaseModel, SecretStr
 from evals.audit import audit_refunds, duplicate_refunds
 from evals.outcomes import EXAMPLE_TICKETS, judge_outcome, load_jsonl, load_truth
 from gateway.breaker import CircuitState
-from gateway.gateway import ModelGateway, use_gateway
+from gateway.gateway import ModelGateway
+from gateway.process import use_gateway
 from gateway.registry import BreakerSettings, GatewaySettings
 from nodes.context import build_facts
 from nodes.prompts import (
@@ -204,9 +205,13 @@ async def run_graph_row(
 
     sim = _simulator(row, config)
     watch = CircuitWatch(create_app(sim))
-    gateway = ModelGateway(
-        chaos_settings(config, workdir / "graph-cache.db"), simulator=sim, app=watch
-    )
+    settings = chaos_settings(config, workdir / "graph-cache.db")
+    if sim.faults.active:  # fault injection reaches the simulator on every call
+        settings = settings.with_overrides(cache_enabled=False)
+    transports = {
+        e.name: httpx.ASGITransport(app=watch) for e in settings.profile.endpoints if e.in_process
+    }
+    gateway = ModelGateway.from_settings(settings, transports=transports)
     watch.gateway = gateway
     store = _fresh_store(workdir, "graph")
     graph = builder.compile(checkpointer=InMemorySaver(), name="support")

@@ -26,12 +26,14 @@ from langsmith.schemas import Example
 from evals.audit import audit_refunds
 from evals.evaluators import EVALUATORS
 from evals.outcomes import EXAMPLE_TICKETS, EXAMPLE_TRUTH, load_jsonl, load_truth
-from gateway.gateway import ModelGateway, use_gateway
+from gateway.gateway import ModelGateway
+from gateway.process import use_gateway
 from gateway.registry import GatewaySettings
 from nodes.resources import use_store
 from simulator.engine import Simulator
 from simulator.error_model import ErrorModel
 from simulator.faults import FaultSpec
+from simulator.transport import simulator_transports
 from store.db import Store
 from store.seed import seed_store
 
@@ -96,9 +98,13 @@ async def run_experiment(
     with tempfile.TemporaryDirectory(prefix="conductor-eval-") as tmp:
         env = {**os.environ, "CONDUCTOR_CACHE_DB": str(Path(tmp) / "cache.db")}
         settings = GatewaySettings.from_env(env)
+        if spec.active:  # fault injection reaches the simulator on every call
+            settings = settings.with_overrides(cache_enabled=False)
         metadata["profile"] = settings.profile_name
         seed_store(Path(tmp) / "store.db")
-        gateway = ModelGateway.from_settings(settings, simulator=sim)
+        gateway = ModelGateway.from_settings(
+            settings, transports=simulator_transports(settings, sim)
+        )
         graph = builder.compile(checkpointer=InMemorySaver(), name="support")
         with Store(Path(tmp) / "store.db") as store, use_store(store), use_gateway(gateway):
 

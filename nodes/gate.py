@@ -8,7 +8,7 @@ from typing import Any
 import structlog
 from langgraph.runtime import Runtime
 
-from gateway.gateway import get_gateway
+from gateway.process import get_gateway
 from nodes.common import versioned
 from nodes.context import policy_from_context
 from nodes.supervisor import reply_outcome

@@ -17,7 +17,7 @@ from langgraph.types import Command
 from pydantic import BaseModel
 
 from gateway.errors import GatewayError, ModelCallFailed, ProviderUnavailable
-from gateway.gateway import get_gateway
+from gateway.process import get_gateway
 from nodes.common import bump_version, run_log_context, versioned
 from nodes.prompts import (
     CLASSIFY_INTENT_PROMPT,

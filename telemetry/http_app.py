@@ -40,7 +40,7 @@ def circuit_health() -> dict[str, Any]:
         "queue": {kind: count}}`; degraded when some tier has no endpoint whose circuit is
         closed or half-open.
     """
-    from gateway.gateway import get_gateway  # lazy: the gateway is heavy and optional here
+    from gateway.process import get_gateway  # lazy: the gateway is heavy and optional here
 
     health = get_gateway().health()
     tiers: dict[str, bool] = {}
@@ -84,7 +84,7 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
     endpoint (`model_gateway_ready ... simulated=true`). The registry file is read in a
     thread: the server forbids blocking I/O on its event loop.
     """
-    from gateway.gateway import get_gateway
+    from gateway.process import get_gateway
     from nodes.resources import get_store
 
     gateway = await asyncio.to_thread(get_gateway)

@@ -17,12 +17,14 @@ os.environ.setdefault("CONDUCTOR_LOG_LEVEL", "WARNING")
 
 from langgraph.checkpoint.memory import InMemorySaver  # noqa: E402
 
-from gateway.gateway import ModelGateway, use_gateway  # noqa: E402
+from gateway.gateway import ModelGateway  # noqa: E402
+from gateway.process import use_gateway  # noqa: E402
 from gateway.registry import GatewaySettings  # noqa: E402
 from nodes.resources import use_store  # noqa: E402
 from simulator.engine import Simulator  # noqa: E402
 from simulator.error_model import ErrorModel  # noqa: E402
 from simulator.faults import FaultSpec  # noqa: E402
+from simulator.transport import simulator_transports  # noqa: E402
 from store.db import Store  # noqa: E402
 from store.seed import seed_store  # noqa: E402
 
@@ -50,7 +52,7 @@ def make_gateway(sim: Simulator, tmp_path: Path, **overrides: Any) -> ModelGatew
     settings = GatewaySettings.from_env({"CONDUCTOR_CACHE_DB": str(tmp_path / "cache.db")})
     if overrides:
         settings = settings.with_overrides(**overrides)
-    return ModelGateway.from_settings(settings, simulator=sim)
+    return ModelGateway.from_settings(settings, transports=simulator_transports(settings, sim))
 
 
 @pytest.fixture

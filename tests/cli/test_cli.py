@@ -22,18 +22,20 @@ from typing import Any
 import pytest
 from fakes import FakeClock
 
-import gateway.gateway as gateway_module
+import gateway.process as gateway_process
 from conductor_cli.batch import run_batch
 from conductor_cli.checkpoints import open_checkpointer
 from conductor_cli.main import main
 from conductor_cli.reviews import NotWaitingError, resume_thread
 from gateway.errors import RegistryError
-from gateway.gateway import ModelGateway, use_gateway
+from gateway.gateway import ModelGateway
+from gateway.process import use_gateway
 from gateway.registry import GatewaySettings
 from graphs.support import builder
 from simulator.engine import Simulator, get_default_simulator
 from simulator.error_model import ErrorModel
 from simulator.faults import FaultSpec
+from simulator.transport import simulator_transports
 from store.db import Store
 from telemetry.logging import capture_log_lines
 
@@ -74,7 +76,8 @@ class Cli:
     def new_gateway(self) -> ModelGateway:
         """A gateway as a new `conductor` process builds it: no circuit state carried over."""
         clock = FakeClock()
-        return ModelGateway(self.settings, simulator=self.sim, clock=clock, sleep=clock.sleep)
+        transports = simulator_transports(self.settings, self.sim)
+        return ModelGateway(self.settings, transports=transports, clock=clock, sleep=clock.sleep)
 
     def __call__(self, *args: str | Path, store_args: bool = True) -> tuple[int, str, str]:
         """Run one command as its own process would; return its exit code, stdout and stderr."""
@@ -406,7 +409,7 @@ def test_a_bad_model_profile_fails_only_the_commands_that_call_models(
     def bad_profile() -> ModelGateway:
         raise RegistryError("models.toml: profiles.bogus: no such profile")
 
-    monkeypatch.setattr(gateway_module, "get_gateway", bad_profile)
+    monkeypatch.setattr(gateway_process, "get_gateway", bad_profile)
     code, out, err = cli("escalations")
     assert code == 0 and "pending reviews: 0" in out and err == "", err
     tickets = write_subset(cli.tmp / "tickets.jsonl", ["T-001"])

@@ -29,12 +29,14 @@ from fakes import FakeClock
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command
 
-from gateway.gateway import ModelGateway, use_gateway
+from gateway.gateway import ModelGateway
+from gateway.process import use_gateway
 from gateway.registry import GatewaySettings
 from nodes.resources import use_store
 from simulator.engine import Simulator
 from simulator.error_model import ErrorModel
 from simulator.faults import FaultSpec
+from simulator.transport import simulator_transports
 from store.db import Store
 from store.seed import seed_store
 
@@ -106,10 +108,12 @@ async def harness(
     # A fake clock is shared with the simulator, which times Retry-After on it.
     sim = Simulator(faults, ErrorModel.ideal(), **({"clock": clock} if clock else {}))
     settings = GatewaySettings.from_env({"CONDUCTOR_CACHE_DB": str(root / "cache.db")})
+    if faults.active:  # fault injection reaches the simulator on every call
+        settings = settings.with_overrides(cache_enabled=False)
     if tune is not None:
         settings = tune(settings)
     timing: dict[str, Any] = {"clock": clock, "sleep": clock.sleep} if clock else {}
-    gw = ModelGateway(settings, simulator=sim, **timing)
+    gw = ModelGateway(settings, transports=simulator_transports(settings, sim), **timing)
     graph = builder.compile(checkpointer=InMemorySaver(), name="support")
     with Store(root / "conductor.db") as store, use_store(store), use_gateway(gw):
         try:
