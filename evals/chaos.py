@@ -18,7 +18,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -171,7 +171,7 @@ class CircuitWatch:
         self.gateway: ModelGateway | None = None
         self.open_calls = 0
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
         """Count the request if its endpoint's circuit is open, then pass it on."""
         if scope["type"] == "http" and self.gateway is not None:
             host = dict(scope.get("headers") or []).get(b"host", b"").decode()

@@ -15,12 +15,12 @@ from langchain_core.runnables import RunnableConfig
 from pydantic import ValidationError
 
 from gateway.breaker import Permit
+from gateway.call import CallState, EndpointState, Failure
 from gateway.clients import ANSWER_USAGE, StructuredModel, last_seen_usage
 from gateway.errors import InvalidModelOutput, ModelCallFailed, ProviderRejected
 from gateway.ratelimit import parse_retry_after
 from gateway.registry import TIER_RANK, GatewaySettings
 from gateway.result import ModelResult
-from gateway.routing import CallState, EndpointState, Failure
 from telemetry.logging import get_logger
 from telemetry.metrics import COST_USD, MODEL_CALLS, TOKENS
 from telemetry.tracing import model_call_config

@@ -17,9 +17,9 @@ from langchain_openai import ChatOpenAI
 from pydantic import BaseModel, SecretStr
 
 from gateway.cache import schema_json
+from gateway.call import CallState
 from gateway.errors import GatewayError, ProviderRejected, SecretError, SecretNotFound
 from gateway.registry import EndpointConfig, GatewaySettings
-from gateway.routing import CallState
 from gateway.secrets import (
     ChainedSecretProvider,
     EnvSecretProvider,

@@ -4,13 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import itertools
 import random
-import sqlite3
 import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -19,15 +15,15 @@ from pydantic import BaseModel, ValidationError
 
 from gateway.attempt import AttemptRunner
 from gateway.breaker import CircuitBreaker
-from gateway.cache import CachedResponse, ResponseCache, cache_key
+from gateway.cache import GatedCache, cache_key
+from gateway.call import CallState, build_endpoints, endpoint_health
 from gateway.clients import EndpointClients, default_secrets
-from gateway.errors import GatewayError, ModelCallFailed, ProviderUnavailable
+from gateway.errors import GatewayError, ProviderUnavailable
 from gateway.registry import TIER_RANK, AgentConfig, GatewaySettings
-from gateway.result import ModelResult
-from gateway.routing import CallState, EndpointState, Router, build_endpoints, estimate_tokens
+from gateway.result import ModelResult, cached_result
+from gateway.routing import Router, estimate_tokens
 from gateway.secrets import SecretProvider
 from telemetry.logging import get_logger
-from telemetry.metrics import CACHE_HITS, MODEL_CALLS
 
 __all__ = ["ModelGateway", "ModelResult", "Transports", "gateway_from_env"]
 
@@ -35,24 +31,6 @@ log = get_logger("conductor.gateway")
 
 Transports = Mapping[str, httpx.AsyncBaseTransport]
 """An httpx transport per endpoint name (required for in-process endpoints)."""
-
-MAX_ROUNDS = 10_000
-"""Guard on the choose/wait loop of one call (each round waits or makes an attempt)."""
-
-MAX_PENDING_CACHE_ENTRIES = 10_000
-"""Answers kept in memory awaiting their gate's verdict; beyond this the oldest is dropped."""
-
-
-@dataclass(frozen=True)
-class _Pending:
-    """A fresh answer waiting for its gate before it may enter the response cache."""
-
-    key: str
-    agent: str
-    endpoint: str
-    model: str
-    output_json: str
-    usage: dict[str, int]
 
 
 class ModelGateway:
@@ -101,9 +79,7 @@ class ModelGateway:
         self._router = Router(settings.profile.retry, clock=clock, sleep=sleep, rng=self._rng)
         self._attempts = AttemptRunner(settings, clock=clock)
         self._endpoints = build_endpoints(settings.profile, clock)
-        self._cache = ResponseCache(settings.cache_path) if settings.cache_enabled else None
-        self._pending: OrderedDict[str, _Pending] = OrderedDict()
-        self._pending_seq = itertools.count(1)
+        self._cache = GatedCache(settings.cache_path) if settings.cache_enabled else None
         self._warned_agents: set[str] = set()
 
     @classmethod
@@ -211,41 +187,23 @@ class ModelGateway:
             estimated_tokens=estimate_tokens(messages, schema),
         )
         try:
-            result = await self._serve(call, route)
+            result = await self._router.serve(call, route, self._clients, self._attempts)
         except GatewayError as exc:
             exc.usage = dict(call.usage)
             exc.cost_usd = call.cost_usd
             raise
-        if keys:
+        if keys and self._cache is not None:
             key = keys[[e.name for e in route].index(result.endpoint)]
-            result = dataclasses.replace(result, cache_key=self._hold(key, agent, result))
+            token = self._cache.hold(
+                key,
+                agent=agent,
+                endpoint=result.endpoint,
+                model=result.model,
+                output=result.output,
+                usage=result.usage,
+            )
+            result = dataclasses.replace(result, cache_key=token)
         return result
-
-    async def _serve(self, call: CallState, route: list[EndpointState]) -> ModelResult:
-        max_attempts = self.profile.retry.max_attempts
-        for _ in range(MAX_ROUNDS):
-            choice = self._router.choose(call, route)
-            if isinstance(choice, dict):
-                raise self._router.give_up(call, choice)
-            endpoint, wait = choice
-            if wait > 0:
-                await self._sleep(wait)
-                continue
-            await self._router.backoff(call, endpoint)
-            model = await self._clients.structured(call, endpoint.config)
-            permit = self._router.admit(call, endpoint)
-            if permit is None:
-                continue  # the waits used the budget up, or the slot went: choose again
-            call.attempts += 1
-            outcome = await self._attempts.run(call, endpoint, model, permit)
-            if isinstance(outcome, ModelResult):
-                return outcome
-            call.last_failure = (outcome.endpoint, outcome.cause)
-            if call.attempts >= max_attempts:
-                raise ModelCallFailed(
-                    call.agent, outcome.endpoint, f"{outcome.cause} (after {call.attempts} calls)"
-                )
-        raise ModelCallFailed(call.agent, route[0].name, "no progress after many waits")
 
     def _agent_config(self, agent: str, tier: str | None) -> tuple[AgentConfig, str | None]:
         """The agent's registry entry and credential reference (None: the endpoint's)."""
@@ -270,39 +228,13 @@ class ModelGateway:
         afterwards; an unknown (already confirmed, discarded or evicted) key is a no-op.
         A cache that cannot be written is logged, never raised.
         """
-        entry = self._pending.pop(key, None)
-        if entry is None or self._cache is None:
-            return
-        try:
-            await self._cache.put(
-                entry.key,
-                endpoint=entry.endpoint,
-                model=entry.model,
-                agent=entry.agent,
-                output_json=entry.output_json,
-                usage=entry.usage,
-            )
-        except (sqlite3.Error, OSError) as exc:
-            log.warning("cache_unavailable", path=str(self._cache.path), error=str(exc))
+        if self._cache is not None:
+            await self._cache.confirm(key)
 
     def discard_cached(self, key: str) -> None:
         """Forget the pending answer of `key` (its gate failed); unknown keys are a no-op."""
-        self._pending.pop(key, None)
-
-    def _hold(self, key: str, agent: str, result: ModelResult) -> str:
-        """Keep `result` pending for the cache; return its token (unique per answer)."""
-        token = f"{key}:{next(self._pending_seq)}"
-        self._pending[token] = _Pending(
-            key=key,
-            agent=agent,
-            endpoint=result.endpoint,
-            model=result.model,
-            output_json=result.output.model_dump_json(),
-            usage=dict(result.usage),
-        )
-        while len(self._pending) > MAX_PENDING_CACHE_ENTRIES:
-            self._pending.popitem(last=False)
-        return token
+        if self._cache is not None:
+            self._cache.discard(key)
 
     async def _from_cache(
         self,
@@ -313,11 +245,7 @@ class ModelGateway:
         started: float,
     ) -> ModelResult | None:
         assert self._cache is not None
-        try:
-            hit: CachedResponse | None = await self._cache.get(keys)
-        except (sqlite3.Error, OSError) as exc:
-            log.warning("cache_unavailable", path=str(self._cache.path), error=str(exc))
-            return None
+        hit = await self._cache.lookup(keys)
         if hit is None or hit.endpoint not in self._endpoints:
             return None
         try:
@@ -325,36 +253,9 @@ class ModelGateway:
         except ValidationError:
             log.warning("cache_entry_stale", agent=agent, endpoint=hit.endpoint)
             return None
-        endpoint = self._endpoints[hit.endpoint].config
-        CACHE_HITS.labels(agent=agent).inc()
-        MODEL_CALLS.labels(endpoint=hit.endpoint, outcome="cached").inc()
         duration_ms = round((self._clock() - started) * 1000, 2)
-        none = {"input_tokens": 0, "output_tokens": 0}
-        log.info(
-            "model_call",
-            agent=agent,
-            endpoint=hit.endpoint,
-            model=hit.model,
-            tier=endpoint.tier,
-            requested_tier=requested,
-            duration_ms=duration_ms,
-            token_usage=none,
-            cost_usd=0.0,
-            result_status="cached",
-            simulated=endpoint.in_process,
-        )
-        return ModelResult(
-            output=output,
-            usage=dict(none),
-            cost_usd=0.0,
-            endpoint=hit.endpoint,
-            model=hit.model,
-            tier=endpoint.tier,
-            fallback_tier=TIER_RANK[endpoint.tier] > TIER_RANK[requested],
-            cached=True,
-            calls=0,
-            duration_ms=duration_ms,
-        )
+        endpoint = self._endpoints[hit.endpoint].config
+        return cached_result(output, endpoint, agent=agent, requested=requested, ms=duration_ms)
 
     # --- state -------------------------------------------------------------------------------
 
@@ -378,19 +279,7 @@ class ModelGateway:
             before which nothing is sent, or None), `held_for_s`, `rate_limited` (429s seen
             on its quota) and `simulated`.
         """
-        report: dict[str, dict[str, Any]] = {}
-        for name, endpoint in self._endpoints.items():
-            held = endpoint.limiter.held_for()
-            report[name] = {
-                "tier": endpoint.config.tier,
-                "model": endpoint.config.model,
-                **endpoint.breaker.snapshot(),
-                "not_before": round(time.time() + held, 3) if held > 0 else None,
-                "held_for_s": round(held, 3),
-                "rate_limited": endpoint.limiter.rate_limited,
-                "simulated": endpoint.config.in_process,
-            }
-        return report
+        return endpoint_health(self._endpoints.values())
 
     def breaker(self, endpoint: str) -> CircuitBreaker:
         """The circuit breaker of `endpoint` (for tests and the health report)."""

@@ -31,9 +31,7 @@ def get_gateway() -> ModelGateway:
             # composition shim, removed when nodes take resources explicitly
             from simulator.transport import simulator_env, simulator_transports
 
-            _gateway = gateway_from_env(
-                simulator_env(os.environ), transports=simulator_transports
-            )
+            _gateway = gateway_from_env(simulator_env(os.environ), transports=simulator_transports)
         return _gateway
 
 

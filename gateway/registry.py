@@ -411,8 +411,7 @@ def _with_structured_output(profile: ProfileConfig, method: str, *, source: str)
         known = ", ".join(STRUCTURED_OUTPUT_METHODS)
         raise RegistryError(f"{source}: unknown structured-output method {method!r} ({known})")
     endpoints = tuple(
-        endpoint.model_copy(update={"structured_output": method})
-        for endpoint in profile.endpoints
+        endpoint.model_copy(update={"structured_output": method}) for endpoint in profile.endpoints
     )
     return profile.model_copy(update={"endpoints": endpoints})
 

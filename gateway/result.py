@@ -6,6 +6,12 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel
 
+from gateway.registry import TIER_RANK, EndpointConfig
+from telemetry.logging import get_logger
+from telemetry.metrics import CACHE_HITS, MODEL_CALLS
+
+log = get_logger("conductor.gateway")
+
 
 @dataclass(frozen=True)
 class ModelResult:
@@ -40,3 +46,37 @@ class ModelResult:
     calls: int
     duration_ms: float
     cache_key: str | None = None
+
+
+def cached_result(
+    output: BaseModel, endpoint: EndpointConfig, *, agent: str, requested: str, ms: float
+) -> ModelResult:
+    """The result of a call served from the cache (an answer of `endpoint`), counted and logged."""
+    CACHE_HITS.labels(agent=agent).inc()
+    MODEL_CALLS.labels(endpoint=endpoint.name, outcome="cached").inc()
+    none = {"input_tokens": 0, "output_tokens": 0}
+    log.info(
+        "model_call",
+        agent=agent,
+        endpoint=endpoint.name,
+        model=endpoint.model,
+        tier=endpoint.tier,
+        requested_tier=requested,
+        duration_ms=ms,
+        token_usage=none,
+        cost_usd=0.0,
+        result_status="cached",
+        simulated=endpoint.in_process,
+    )
+    return ModelResult(
+        output=output,
+        usage=dict(none),
+        cost_usd=0.0,
+        endpoint=endpoint.name,
+        model=endpoint.model,
+        tier=endpoint.tier,
+        fallback_tier=TIER_RANK[endpoint.tier] > TIER_RANK[requested],
+        cached=True,
+        calls=0,
+        duration_ms=ms,
+    )

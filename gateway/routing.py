@@ -1,100 +1,32 @@
-"""Endpoint choice for one call: fallback order, breaker and bucket checks, backoff."""
+"""Endpoint choice for one call: fallback order, breaker and bucket checks, retries, backoff."""
 
 from __future__ import annotations
 
 import random
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from langchain_core.messages import BaseMessage
 from pydantic import BaseModel
 
-from gateway.breaker import CircuitBreaker, CircuitState, Permit
+from gateway.attempt import AttemptRunner
+from gateway.breaker import CircuitState, Permit
 from gateway.cache import schema_json
+from gateway.call import CallState, EndpointState
+from gateway.clients import EndpointClients
 from gateway.errors import GatewayError, ModelCallFailed, ProviderUnavailable
-from gateway.ratelimit import EndpointLimiter
-from gateway.registry import AgentConfig, EndpointConfig, ProfileConfig, RetrySettings
+from gateway.registry import RetrySettings
+from gateway.result import ModelResult
 from telemetry.logging import get_logger
-from telemetry.metrics import MODEL_CALLS, set_circuit_state
+from telemetry.metrics import MODEL_CALLS
 
 log = get_logger("conductor.gateway")
 
 TRIAL_POLL_S = 0.05
 """How soon to look again at a half-open endpoint whose trial slots are all taken."""
 
-
-@dataclass
-class EndpointState:
-    """One endpoint with its circuit breaker and (possibly shared) rate limiter."""
-
-    config: EndpointConfig
-    breaker: CircuitBreaker
-    limiter: EndpointLimiter
-
-    @property
-    def name(self) -> str:
-        """The endpoint's name."""
-        return self.config.name
-
-
-@dataclass
-class CallState:
-    """The state of one `invoke_structured` call."""
-
-    agent: str
-    agent_config: AgentConfig
-    credential_ref: str | None
-    requested_tier: str
-    schema: type[BaseModel]
-    messages: list[BaseMessage]
-    started: float
-    deadline: float
-    estimated_tokens: int
-    attempts: int = 0
-    cost_usd: float = 0.0
-    usage: dict[str, int] = field(default_factory=lambda: {"input_tokens": 0, "output_tokens": 0})
-    failed: dict[str, int] = field(default_factory=dict)
-    counted_open: set[str] = field(default_factory=set)
-    last_failure: tuple[str, str] | None = None
-    backed_off_at: int = -1
-
-    @property
-    def min_attempt_s(self) -> float:
-        """Least time an attempt needs; less than this left of the budget is no time."""
-        return min(0.25, self.agent_config.timeout_s / 2)
-
-
-@dataclass(frozen=True)
-class Failure:
-    """A failed attempt that may be retried elsewhere."""
-
-    endpoint: str
-    cause: str
-
-
-def build_endpoints(
-    profile: ProfileConfig, clock: Callable[[], float]
-) -> dict[str, EndpointState]:
-    """One `EndpointState` per endpoint; endpoints of one rate-limit group share a limiter."""
-    limiters: dict[str, EndpointLimiter] = {}
-    endpoints: dict[str, EndpointState] = {}
-    for config in profile.endpoints:
-        limiter = limiters.get(config.limit_group)
-        if limiter is None:
-            limiter = EndpointLimiter(rps=config.rps, tpm=config.tpm, clock=clock)
-            limiters[config.limit_group] = limiter
-        breaker = CircuitBreaker(
-            config.name,
-            failure_threshold=config.breaker.failure_threshold,
-            recovery_timeout_s=config.breaker.recovery_timeout_s,
-            half_open_max_calls=config.breaker.half_open_max_calls,
-            clock=clock,
-            on_change=_on_circuit_change,
-        )
-        set_circuit_state(config.name, CircuitState.CLOSED.value)
-        endpoints[config.name] = EndpointState(config, breaker, limiter)
-    return endpoints
+MAX_ROUNDS = 10_000
+"""Guard on the choose/wait loop of one call (each round waits or makes an attempt)."""
 
 
 class Router:
@@ -113,6 +45,44 @@ class Router:
         self._clock = clock
         self._sleep = sleep
         self._rng = rng
+
+    async def serve(
+        self,
+        call: CallState,
+        route: list[EndpointState],
+        clients: EndpointClients,
+        attempts: AttemptRunner,
+    ) -> ModelResult:
+        """Make attempts along `route` until one serves, the retries run out or none can serve.
+
+        Raises:
+            ProviderUnavailable: No endpoint of the route can serve within the budget.
+            ModelCallFailed: `max_attempts` failed attempts (5xx, 429, timeouts).
+            GatewayError: What an attempt raises (rejected, invalid output).
+        """
+        for _ in range(MAX_ROUNDS):
+            choice = self.choose(call, route)
+            if isinstance(choice, dict):
+                raise self.give_up(call, choice)
+            endpoint, wait = choice
+            if wait > 0:
+                await self._sleep(wait)
+                continue
+            await self.backoff(call, endpoint)
+            model = await clients.structured(call, endpoint.config)
+            permit = self.admit(call, endpoint)
+            if permit is None:
+                continue  # the waits used the budget up, or the slot went: choose again
+            call.attempts += 1
+            outcome = await attempts.run(call, endpoint, model, permit)
+            if isinstance(outcome, ModelResult):
+                return outcome
+            call.last_failure = (outcome.endpoint, outcome.cause)
+            if call.attempts >= self._retry.max_attempts:
+                raise ModelCallFailed(
+                    call.agent, outcome.endpoint, f"{outcome.cause} (after {call.attempts} calls)"
+                )
+        raise ModelCallFailed(call.agent, route[0].name, "no progress after many waits")
 
     def choose(
         self, call: CallState, route: list[EndpointState]
@@ -222,9 +192,3 @@ def estimate_tokens(messages: Sequence[BaseMessage], schema: type[BaseModel]) ->
     chars = sum(len(m.content if isinstance(m.content, str) else str(m.content)) for m in messages)
     chars += len(schema_json(schema))
     return chars // 4 + 1
-
-
-def _on_circuit_change(endpoint: str, state: CircuitState) -> None:
-    set_circuit_state(endpoint, state.value)
-    level = log.warning if state is CircuitState.OPEN else log.info
-    level("circuit_state_changed", endpoint=endpoint, state=state.value)

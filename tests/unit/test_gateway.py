@@ -21,9 +21,12 @@ from langchain_core.runnables import RunnableLambda
 from structlog.testing import CapturingLogger
 
 import gateway.attempt as gateway_attempt
+import gateway.cache as gateway_cache
+import gateway.call as gateway_call
 import gateway.clients as gateway_clients
 import gateway.gateway as gateway_module
 import gateway.process as gateway_process
+import gateway.result as gateway_result
 import gateway.routing as gateway_routing
 from gateway.errors import (
     GatewayError,
@@ -141,7 +144,9 @@ def captured(monkeypatch: pytest.MonkeyPatch) -> CapturingLogger:
             structlog.processors.JSONRenderer(),
         ],
     )
-    for module in (gateway_module, gateway_attempt, gateway_clients, gateway_routing):
+    modules = (gateway_module, gateway_attempt, gateway_cache, gateway_call, gateway_clients)
+    modules += (gateway_result, gateway_routing)
+    for module in modules:
         monkeypatch.setattr(module, "log", logger)
     return capture
 
@@ -514,7 +519,7 @@ async def test_confirm_writes_the_answer_that_passed_not_a_later_one(build: Fact
 async def test_pending_answers_are_bounded_oldest_dropped(
     build: Factory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(gateway_module, "MAX_PENDING_CACHE_ENTRIES", 2)
+    monkeypatch.setattr(gateway_cache, "MAX_PENDING_CACHE_ENTRIES", 2)
     sim = new_sim()
     gw = build(sim)
     texts = [f"<ticket>Where is my order ORD-1000{i}?</ticket>" for i in range(3)]
@@ -570,9 +575,7 @@ async def test_decide_refund_is_never_cached(build: Factory) -> None:
     assert sim.stats()["requests_total"] == 2
 
 
-async def test_cacheability_comes_from_the_registry_alone(
-    build: Factory, tmp_path: Path
-) -> None:
+async def test_cacheability_comes_from_the_registry_alone(build: Factory, tmp_path: Path) -> None:
     sim = new_sim()
     gw = build(sim, settings=settings_for(tmp_path).with_agent("decide_refund", cacheable=True))
     first = await decide(gw)
