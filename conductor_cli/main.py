@@ -21,6 +21,7 @@ from rich.table import Table
 from conductor_cli.checkpoints import DEFAULT_CHECKPOINTS, open_checkpointer
 from conductor_cli.workflows import WORKFLOWS, WorkflowEntry, workflow
 from nodes.resources import Resources, store_path_from_env
+from nodes.resources import gateway_from_environment as build_gateway
 from store.db import Store
 from telemetry.logging import configure_logging
 
@@ -170,7 +171,6 @@ def cmd_seed(args: argparse.Namespace) -> int:
 async def cmd_run(args: argparse.Namespace) -> int:
     """Run a batch; exit 0 when every input line is accounted for in OUT."""
     from conductor_cli.batch import run_batch, summary_table
-    from gateway.gateway import get_gateway
     from simulator.engine import get_default_simulator
     from simulator.faults import FaultSpec
     from telemetry.metrics import render_latest, start_metrics_server
@@ -185,7 +185,11 @@ async def cmd_run(args: argparse.Namespace) -> int:
         _error(f"output is a directory: {args.out}")
         return 2
     faults = FaultSpec.parse(args.faults) if args.faults is not None else None
-    gateway = get_gateway()  # the workers' gateway; a bad model profile fails here
+    gateway = build_gateway()  # the workers' gateway; a bad model profile fails here
+    if faults is not None and gateway.settings.cache_enabled:
+        # A fault-injection run reaches the simulator on every call and leaves no answers
+        # behind: the same gateway without the response cache, for this run only.
+        gateway = gateway.with_settings(gateway.settings.with_overrides(cache_enabled=False))
     try:
         # Fail on an unwritable OUT now, not after every ticket has run.
         try:
@@ -259,7 +263,6 @@ async def cmd_escalations(args: argparse.Namespace) -> int:
 async def cmd_resume(args: argparse.Namespace) -> int:
     """Resume one escalated thread with a decision, or every parked thread."""
     from conductor_cli.reviews import resume_thread
-    from gateway.gateway import get_gateway
 
     if args.parked == bool(args.thread_id):
         _error("give either THREAD_ID with --decision, or --parked")
@@ -272,7 +275,7 @@ async def cmd_resume(args: argparse.Namespace) -> int:
         payload["amount"] = args.amount
     if args.note:
         payload["note"] = args.note
-    gateway = get_gateway()  # the workers' gateway; a bad model profile fails here
+    gateway = build_gateway()  # the workers' gateway; a bad model profile fails here
     try:
         with _store_for(args.db) as store:
             async with open_checkpointer(args.checkpoints) as saver:

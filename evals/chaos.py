@@ -18,7 +18,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -176,7 +176,7 @@ class CircuitWatch:
         self.gateway: ModelGateway | None = None
         self.open_calls = 0
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
         """Count the request if its endpoint's circuit is open, then pass it on."""
         if scope["type"] == "http" and self.gateway is not None:
             host = dict(scope.get("headers") or []).get(b"host", b"").decode()
@@ -210,9 +210,13 @@ async def run_graph_row(
 
     sim = _simulator(row, config)
     watch = CircuitWatch(create_app(sim))
-    gateway = ModelGateway(
-        chaos_settings(config, workdir / "graph-cache.db"), simulator=sim, app=watch
-    )
+    settings = chaos_settings(config, workdir / "graph-cache.db")
+    if sim.faults.active:  # fault injection reaches the simulator on every call
+        settings = settings.with_overrides(cache_enabled=False)
+    transports = {
+        e.name: httpx.ASGITransport(app=watch) for e in settings.profile.endpoints if e.in_process
+    }
+    gateway = ModelGateway.from_settings(settings, transports=transports)
     watch.gateway = gateway
     store = _fresh_store(workdir, "graph")
     graph = make_builder(Resources(gateway=gateway, store=store)).compile(

@@ -32,6 +32,7 @@ from nodes.resources import Resources
 from simulator.engine import Simulator
 from simulator.error_model import ErrorModel
 from simulator.faults import FaultSpec
+from simulator.transport import simulator_transports
 from store.db import Store
 from store.seed import seed_store
 
@@ -96,9 +97,13 @@ async def run_experiment(
     with tempfile.TemporaryDirectory(prefix="conductor-eval-") as tmp:
         env = {**os.environ, "CONDUCTOR_CACHE_DB": str(Path(tmp) / "cache.db")}
         settings = GatewaySettings.from_env(env)
+        if spec.active:  # fault injection reaches the simulator on every call
+            settings = settings.with_overrides(cache_enabled=False)
         metadata["profile"] = settings.profile_name
         seed_store(Path(tmp) / "store.db")
-        gateway = ModelGateway.from_settings(settings, simulator=sim)
+        gateway = ModelGateway.from_settings(
+            settings, transports=simulator_transports(settings, sim)
+        )
         with Store(Path(tmp) / "store.db") as store:
             graph = make_builder(Resources(gateway=gateway, store=store)).compile(
                 checkpointer=InMemorySaver(), name="support"

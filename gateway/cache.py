@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import functools
 import hashlib
+import itertools
 import json
+import sqlite3
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +18,13 @@ from typing import Any
 import aiosqlite
 from langchain_core.messages import BaseMessage
 from pydantic import BaseModel
+
+from telemetry.logging import get_logger
+
+log = get_logger("conductor.gateway")
+
+MAX_PENDING_CACHE_ENTRIES = 10_000
+"""Answers kept in memory awaiting their gate's verdict; beyond this the oldest is dropped."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS responses (
@@ -145,3 +155,87 @@ class ResponseCache:
                 await conn.commit()
                 self._conn = conn
         return self._conn
+
+
+@dataclass(frozen=True)
+class _Pending:
+    """A fresh answer waiting for its gate before it may enter the response cache."""
+
+    key: str
+    agent: str
+    endpoint: str
+    model: str
+    output_json: str
+    usage: dict[str, int]
+
+
+class GatedCache:
+    """The response cache as the gateway uses it: an answer enters only once its gate passed.
+
+    A fresh answer is held pending under a token (unique per answer) until `confirm`
+    writes it or `discard` forgets it; a cache that cannot be read or written is logged,
+    never raised.
+    """
+
+    def __init__(self, path: Path | str) -> None:
+        """Use the SQLite cache at `path` (opened on first use)."""
+        self.store = ResponseCache(path)
+        self._pending: OrderedDict[str, _Pending] = OrderedDict()
+        self._seq = itertools.count(1)
+
+    async def lookup(self, keys: Sequence[str]) -> CachedResponse | None:
+        """The stored answer under the first of `keys` that has one (None on a cache error)."""
+        try:
+            return await self.store.get(keys)
+        except (sqlite3.Error, OSError) as exc:
+            log.warning("cache_unavailable", path=str(self.store.path), error=str(exc))
+            return None
+
+    def hold(
+        self,
+        key: str,
+        *,
+        agent: str,
+        endpoint: str,
+        model: str,
+        output: BaseModel,
+        usage: dict[str, int],
+    ) -> str:
+        """Keep an answer pending for the cache; return its token."""
+        token = f"{key}:{next(self._seq)}"
+        self._pending[token] = _Pending(
+            key=key,
+            agent=agent,
+            endpoint=endpoint,
+            model=model,
+            output_json=output.model_dump_json(),
+            usage=dict(usage),
+        )
+        while len(self._pending) > MAX_PENDING_CACHE_ENTRIES:
+            self._pending.popitem(last=False)
+        return token
+
+    async def confirm(self, token: str) -> None:
+        """Write the pending answer of `token`, then forget it; an unknown token is a no-op."""
+        entry = self._pending.pop(token, None)
+        if entry is None:
+            return
+        try:
+            await self.store.put(
+                entry.key,
+                endpoint=entry.endpoint,
+                model=entry.model,
+                agent=entry.agent,
+                output_json=entry.output_json,
+                usage=entry.usage,
+            )
+        except (sqlite3.Error, OSError) as exc:
+            log.warning("cache_unavailable", path=str(self.store.path), error=str(exc))
+
+    def discard(self, token: str) -> None:
+        """Forget the pending answer of `token`; an unknown token is a no-op."""
+        self._pending.pop(token, None)
+
+    async def aclose(self) -> None:
+        """Close the database (reopened on the next use)."""
+        await self.store.aclose()

@@ -80,6 +80,34 @@ class InvalidModelOutput(GatewayError):
         super().__init__(f"invalid output from {endpoint} for {agent}: {detail}")
 
 
+class ProviderRejected(GatewayError):
+    """The provider refused the request as made: a configuration error, not an outage.
+
+    Raised at once, without retry or fallback, on HTTP 400, 401, 403, 404 or 422, on an
+    answer whose body says the request format (e.g. `response_format`) is refused, and on
+    a credential that cannot be read. A worker counts it against its retry budget; the
+    run does not park, since waiting does not fix a wrong key, URL, model or format.
+
+    Attributes:
+        agent: The agent the call was made for.
+        endpoint: The endpoint that refused (or could not be called).
+        url: That endpoint's base URL.
+        status: The HTTP status, or None when no request was sent (missing credential).
+        detail: The provider's error body (truncated), or why no request was sent.
+    """
+
+    def __init__(
+        self, agent: str, endpoint: str, url: str, *, status: int | None, detail: str
+    ) -> None:
+        self.agent = agent
+        self.endpoint = endpoint
+        self.url = url
+        self.status = status
+        self.detail = detail
+        what = f"HTTP {status}: {detail}" if status is not None else detail
+        super().__init__(f"endpoint {endpoint} ({url}) refused the call for {agent}: {what}")
+
+
 class SecretError(GatewayError):
     """A credential could not be read (the message names the reference, never a value)."""
 

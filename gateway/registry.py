@@ -17,9 +17,6 @@ Tier = Literal["small", "large"]
 TIER_RANK: dict[str, int] = {"small": 0, "large": 1}
 """Strength of each tier; a tier may only fall back to a stronger one."""
 
-NEVER_CACHED_AGENTS: frozenset[str] = frozenset({"decide_refund"})
-"""Agents whose answers are never served from the response cache, whatever the registry says."""
-
 PROFILE_ENV = "CONDUCTOR_MODEL_PROFILE"
 MODELS_FILE_ENV = "CONDUCTOR_MODELS_FILE"
 CACHE_DB_ENV = "CONDUCTOR_CACHE_DB"
@@ -27,6 +24,16 @@ CACHE_ENV = "CONDUCTOR_CACHE"
 SECRETS_DIR_ENV = "CONDUCTOR_SECRETS_DIR"
 SECRET_ENV_PREFIX = "CONDUCTOR_SECRET_"
 OPENAI_KEY_ENV = "OPENAI_API_KEY"
+STRUCTURED_OUTPUT_ENV = "CONDUCTOR_STRUCTURED_OUTPUT"
+
+StructuredOutput = Literal["json_schema", "json_object_schema", "json_mode", "function_calling"]
+STRUCTURED_OUTPUT_METHODS: tuple[str, ...] = (
+    "json_schema",
+    "json_object_schema",
+    "json_mode",
+    "function_calling",
+)
+"""How an endpoint is asked for JSON (see `EndpointConfig.structured_output`)."""
 
 DEFAULT_PROFILE = "sim"
 DEFAULT_MODELS_FILE = Path(__file__).with_name("models.toml")
@@ -73,7 +80,15 @@ class EndpointConfig(_Frozen):
     api_key_required: bool = Field(
         default=True, description="False for local servers that accept any key (vLLM, Ollama)."
     )
-    structured_output: Literal["json_schema", "function_calling", "json_mode"] = "json_schema"
+    structured_output: StructuredOutput = Field(
+        default="json_schema",
+        description=(
+            "`json_schema`: response_format json_schema (OpenAI, vLLM, Ollama, llama.cpp "
+            "server); `json_object_schema`: response_format json_object with a `schema` "
+            "(llama-cpp-python); `json_mode`: json_object, the schema stated in the prompt; "
+            "`function_calling`: a forced tool call."
+        ),
+    )
 
     @property
     def limit_group(self) -> str:
@@ -154,6 +169,9 @@ class AgentConfig(_Frozen):
         description="Longest whole call, waits and retries included; 3 × timeout_s when unset.",
     )
     cacheable: bool = Field(default=False, description="Answers may come from the cache.")
+    max_tokens: int = Field(
+        default=512, gt=0, description="Output cap, sent as `max_tokens` in the request body."
+    )
     credential: str | None = Field(
         default=None, pattern=_REF_PATTERN, description="Credential reference; the agent's name."
     )
@@ -270,7 +288,9 @@ class GatewaySettings(BaseModel):
         checked-in `gateway/models.toml`), `CONDUCTOR_CACHE_DB` (default var/cache.db),
         `CONDUCTOR_CACHE` ("off" disables the cache), `CONDUCTOR_SECRETS_DIR` (default
         var/secrets), the placeholders the profile names (e.g.
-        `CONDUCTOR_COMPATIBLE_BASE_URL`), and `CONDUCTOR_SECRET_*` / `OPENAI_API_KEY`.
+        `CONDUCTOR_COMPATIBLE_BASE_URL`), `CONDUCTOR_STRUCTURED_OUTPUT` (the structured-output
+        method of every endpoint of the profile, overriding `models.toml`), and
+        `CONDUCTOR_SECRET_*` / `OPENAI_API_KEY`.
 
         Raises:
             RegistryError: When the registry or the chosen profile is invalid.
@@ -280,6 +300,9 @@ class GatewaySettings(BaseModel):
         registry = load_registry(path)
         name = env.get(PROFILE_ENV) or DEFAULT_PROFILE
         profile = resolve_profile(registry, name, env, source=str(path))
+        method = (env.get(STRUCTURED_OUTPUT_ENV) or "").strip()
+        if method:
+            profile = _with_structured_output(profile, method, source=STRUCTURED_OUTPUT_ENV)
         secret_env = {
             key: SecretStr(value)
             for key, value in env.items()
@@ -345,8 +368,6 @@ class GatewaySettings(BaseModel):
 def _cross_check(registry: RegistryFile) -> Iterable[str]:
     """Yield the problems pydantic cannot see: names that must match across tables."""
     for agent, config in registry.agents.items():
-        if config.cacheable and agent in NEVER_CACHED_AGENTS:
-            yield f"agents.{agent}.cacheable: {agent} is never served from the cache"
         if config.budget_s is not None and config.budget_s < config.timeout_s:
             yield f"agents.{agent}.budget_s: must be at least timeout_s ({config.timeout_s})"
     for name, profile in registry.profiles.items():
@@ -378,6 +399,21 @@ def _cross_check(registry: RegistryFile) -> Iterable[str]:
         for agent, agent_config in registry.agents.items():
             if agent_config.tier not in profile.tiers:
                 yield f"{where}.tiers: no {agent_config.tier!r} tier, which agent {agent} uses"
+
+
+def _with_structured_output(profile: ProfileConfig, method: str, *, source: str) -> ProfileConfig:
+    """Return `profile` with every endpoint asked for JSON by `method`.
+
+    Raises:
+        RegistryError: When `method` is not one of `STRUCTURED_OUTPUT_METHODS`.
+    """
+    if method not in STRUCTURED_OUTPUT_METHODS:
+        known = ", ".join(STRUCTURED_OUTPUT_METHODS)
+        raise RegistryError(f"{source}: unknown structured-output method {method!r} ({known})")
+    endpoints = tuple(
+        endpoint.model_copy(update={"structured_output": method}) for endpoint in profile.endpoints
+    )
+    return profile.model_copy(update={"endpoints": endpoints})
 
 
 def _fill_placeholders(value: str, environ: Mapping[str, str], *, where: str, source: str) -> str:

@@ -11,7 +11,7 @@ import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from store.db import Store
 
@@ -96,11 +96,19 @@ def _open_store_from_env() -> Store:
     return Store(path)
 
 
-def _gateway_from_env() -> Any:
-    from gateway.gateway import ModelGateway
-    from gateway.registry import GatewaySettings
+def gateway_from_environment() -> ModelGateway:
+    """Build the gateway the environment describes (the composition root of a process).
 
-    return ModelGateway.from_settings(GatewaySettings.from_env())
+    In-process endpoints are served by the process-wide simulator; while `CONDUCTOR_FAULTS`
+    injects faults into it, the response cache is off.
+
+    Raises:
+        RegistryError: When the registry or the chosen profile is invalid.
+    """
+    from gateway.gateway import gateway_from_env
+    from simulator.transport import simulator_env, simulator_transports
+
+    return gateway_from_env(simulator_env(os.environ), transports=simulator_transports)
 
 
 _server: Resources | None = None
@@ -113,6 +121,6 @@ def server_resources() -> Resources:
     with _server_lock:
         if _server is None:
             _server = Resources(
-                gateway_factory=_gateway_from_env, store_factory=_open_store_from_env
+                gateway_factory=gateway_from_environment, store_factory=_open_store_from_env
             )
         return _server

@@ -17,12 +17,13 @@ os.environ.setdefault("CONDUCTOR_LOG_LEVEL", "WARNING")
 
 from langgraph.checkpoint.memory import InMemorySaver  # noqa: E402
 
-from gateway.gateway import ModelGateway, use_gateway  # noqa: E402
+from gateway.gateway import ModelGateway  # noqa: E402
 from gateway.registry import GatewaySettings  # noqa: E402
 from nodes.resources import Resources  # noqa: E402
 from simulator.engine import Simulator  # noqa: E402
 from simulator.error_model import ErrorModel  # noqa: E402
 from simulator.faults import FaultSpec  # noqa: E402
+from simulator.transport import simulator_transports  # noqa: E402
 from store.db import Store  # noqa: E402
 from store.seed import seed_store  # noqa: E402
 
@@ -50,15 +51,14 @@ def make_gateway(sim: Simulator, tmp_path: Path, **overrides: Any) -> ModelGatew
     settings = GatewaySettings.from_env({"CONDUCTOR_CACHE_DB": str(tmp_path / "cache.db")})
     if overrides:
         settings = settings.with_overrides(**overrides)
-    return ModelGateway.from_settings(settings, simulator=sim)
+    return ModelGateway.from_settings(settings, transports=simulator_transports(settings, sim))
 
 
 @pytest.fixture
 async def gateway(sim: Simulator, tmp_path: Path) -> AsyncIterator[ModelGateway]:
     """The gateway every node uses during the test."""
     gw = make_gateway(sim, tmp_path)
-    with use_gateway(gw):
-        yield gw
+    yield gw
     await gw.aclose()
 
 

@@ -13,7 +13,7 @@ import asyncio
 import json
 import re
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -22,20 +22,21 @@ from typing import Any
 import pytest
 from fakes import FakeClock
 
-import gateway.gateway as gateway_module
+import conductor_cli.main as cli_main
 from conductor_cli.batch import run_batch
 from conductor_cli.checkpoints import open_checkpointer
 from conductor_cli.main import main
 from conductor_cli.reviews import NotWaitingError, resume_thread
 from conductor_cli.workflows import workflow
 from gateway.errors import RegistryError
-from gateway.gateway import ModelGateway, use_gateway
+from gateway.gateway import ModelGateway
 from gateway.registry import GatewaySettings
 from graphs.support import make_builder
 from nodes.resources import Resources
 from simulator.engine import Simulator, get_default_simulator
 from simulator.error_model import ErrorModel
 from simulator.faults import FaultSpec
+from simulator.transport import simulator_transports
 from store.db import Store
 from telemetry.logging import capture_log_lines
 
@@ -64,6 +65,8 @@ class Cli:
     capsys: pytest.CaptureFixture[str]
     sim: Simulator
     settings: GatewaySettings
+    monkeypatch: pytest.MonkeyPatch
+    gateway_factory: Callable[[], ModelGateway] | None = None
 
     @property
     def db(self) -> Path:
@@ -76,7 +79,8 @@ class Cli:
     def new_gateway(self) -> ModelGateway:
         """A gateway as a new `conductor` process builds it: no circuit state carried over."""
         clock = FakeClock()
-        return ModelGateway(self.settings, simulator=self.sim, clock=clock, sleep=clock.sleep)
+        transports = simulator_transports(self.settings, self.sim)
+        return ModelGateway(self.settings, transports=transports, clock=clock, sleep=clock.sleep)
 
     def __call__(self, *args: str | Path, store_args: bool = True) -> tuple[int, str, str]:
         """Run one command as its own process would; return its exit code, stdout and stderr."""
@@ -88,7 +92,11 @@ class Cli:
         # `main` points Conductor's log lines at its --log-file (var/logs/conductor.jsonl);
         # the capture block puts the process's log settings back afterwards.
         try:
-            with capture_log_lines(level="WARNING"), use_gateway(gateway):
+            # The command builds its gateway at its composition root; here, this test's.
+            self.monkeypatch.setattr(
+                cli_main, "build_gateway", self.gateway_factory or (lambda: gateway)
+            )
+            with capture_log_lines(level="WARNING"):
                 code = main(argv)
         finally:
             asyncio.run(gateway.aclose())  # the command closes it; this is for a failed test
@@ -176,7 +184,7 @@ def cli(
     sim.reset()
     settings = GatewaySettings.from_env({"CONDUCTOR_CACHE_DB": str(tmp_path / "cache.db")})
     try:
-        yield Cli(tmp_path, capsys, sim, settings)
+        yield Cli(tmp_path, capsys, sim, settings, monkeypatch)
     finally:
         sim.set_faults(saved)
         sim.set_error_model(saved_model)
@@ -412,7 +420,7 @@ def test_a_bad_model_profile_fails_only_the_commands_that_call_models(
     def bad_profile() -> ModelGateway:
         raise RegistryError("models.toml: profiles.bogus: no such profile")
 
-    monkeypatch.setattr(gateway_module, "get_gateway", bad_profile)
+    cli.gateway_factory = bad_profile
     code, out, err = cli("escalations")
     assert code == 0 and "pending reviews: 0" in out and err == "", err
     tickets = write_subset(cli.tmp / "tickets.jsonl", ["T-001"])

@@ -35,6 +35,7 @@ from nodes.resources import Resources
 from simulator.engine import Simulator
 from simulator.error_model import ErrorModel
 from simulator.faults import FaultSpec
+from simulator.transport import simulator_transports
 from store.db import Store
 from store.seed import seed_store
 
@@ -106,10 +107,12 @@ async def harness(
     # A fake clock is shared with the simulator, which times Retry-After on it.
     sim = Simulator(faults, ErrorModel.ideal(), **({"clock": clock} if clock else {}))
     settings = GatewaySettings.from_env({"CONDUCTOR_CACHE_DB": str(root / "cache.db")})
+    if faults.active:  # fault injection reaches the simulator on every call
+        settings = settings.with_overrides(cache_enabled=False)
     if tune is not None:
         settings = tune(settings)
     timing: dict[str, Any] = {"clock": clock, "sleep": clock.sleep} if clock else {}
-    gw = ModelGateway(settings, simulator=sim, **timing)
+    gw = ModelGateway(settings, transports=simulator_transports(settings, sim), **timing)
     with Store(root / "conductor.db") as store:
         graph = make_builder(Resources(gateway=gw, store=store)).compile(
             checkpointer=InMemorySaver(), name="support"

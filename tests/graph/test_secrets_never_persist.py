@@ -18,13 +18,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.types import Command
 from test_tracing import LANGSMITH_API_KEY, FakeLangSmith, flush_traces, langsmith_endpoint
 
+import conductor_cli.main as cli_main
 from conductor_cli.main import main
-from gateway.gateway import ModelGateway, use_gateway
+from gateway.gateway import ModelGateway
 from gateway.registry import GatewaySettings
 from gateway.secrets import FileSecretStore
 from nodes.resources import Resources
@@ -147,7 +149,10 @@ def test_no_secret_is_persisted_logged_traced_or_printed(
     sim = Simulator(FaultSpec(), ErrorModel.ideal())
     app = RecordingApp(sim)
     settings = GatewaySettings.from_env({"CONDUCTOR_CACHE_DB": str(work / "cache.db")})
-    gateway = ModelGateway(settings, simulator=sim, secrets=secret_store, app=app)
+    transports = {
+        e.name: httpx.ASGITransport(app=app) for e in settings.profile.endpoints if e.in_process
+    }
+    gateway = ModelGateway(settings, transports=transports, secrets=secret_store)
     db, checkpoints = work / "conductor.db", work / "checkpoints.db"
     store_args = ["--db", str(db), "--checkpoints", str(checkpoints)]
     tickets = work / "tickets.jsonl"
@@ -166,7 +171,8 @@ def test_no_secret_is_persisted_logged_traced_or_printed(
         return code
 
     final_states: list[str] = []
-    with capture_log_lines("DEBUG") as logs, use_gateway(gateway):
+    monkeypatch.setattr(cli_main, "build_gateway", lambda: gateway)
+    with capture_log_lines("DEBUG") as logs:
         # Through the CLI: a batch with escalations, then a reviewer's answers.
         assert cli("seed", "--db", str(db)) == 0
         assert (

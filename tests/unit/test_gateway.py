@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import structlog
 from fakes import FakeClock
@@ -19,20 +20,28 @@ from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from langchain_core.runnables import RunnableLambda
 from structlog.testing import CapturingLogger
 
+import gateway.attempt as gateway_attempt
+import gateway.cache as gateway_cache
+import gateway.call as gateway_call
+import gateway.clients as gateway_clients
 import gateway.gateway as gateway_module
+import gateway.result as gateway_result
+import gateway.routing as gateway_routing
 from gateway.errors import (
     GatewayError,
     InvalidModelOutput,
     ModelCallFailed,
+    ProviderRejected,
     ProviderUnavailable,
 )
-from gateway.gateway import ModelGateway, ModelResult, get_gateway, use_gateway
+from gateway.gateway import ModelGateway, ModelResult
 from gateway.registry import BreakerSettings, GatewaySettings, TierConfig
 from gateway.secrets import FileSecretStore, SecretProvider
 from simulator.app import create_app
 from simulator.engine import Simulator
 from simulator.error_model import ErrorModel
 from simulator.faults import FaultSpec
+from simulator.transport import simulator_transports
 from state.schemas import IntentClassification, RefundDecision, TicketEntities
 from telemetry.metrics import REGISTRY
 
@@ -95,11 +104,20 @@ async def build(tmp_path: Path) -> AsyncIterator[Factory]:
         app: Any = None,
         secrets: SecretProvider | None = None,
     ) -> ModelGateway:
+        settings = settings or settings_for(tmp_path)
+        transports = (
+            simulator_transports(settings, sim)
+            if app is None
+            else {
+                e.name: httpx.ASGITransport(app=app)
+                for e in settings.profile.endpoints
+                if e.in_process
+            }
+        )
         gw = ModelGateway(
-            settings or settings_for(tmp_path),
-            simulator=sim,
+            settings,
+            transports=transports,
             secrets=secrets,
-            app=app,
             clock=clock or time.monotonic,
             sleep=clock.sleep if clock else asyncio.sleep,
             rng=random.Random(7),
@@ -124,7 +142,10 @@ def captured(monkeypatch: pytest.MonkeyPatch) -> CapturingLogger:
             structlog.processors.JSONRenderer(),
         ],
     )
-    monkeypatch.setattr(gateway_module, "log", logger)
+    modules = (gateway_module, gateway_attempt, gateway_cache, gateway_call, gateway_clients)
+    modules += (gateway_result, gateway_routing)
+    for module in modules:
+        monkeypatch.setattr(module, "log", logger)
     return capture
 
 
@@ -496,7 +517,7 @@ async def test_confirm_writes_the_answer_that_passed_not_a_later_one(build: Fact
 async def test_pending_answers_are_bounded_oldest_dropped(
     build: Factory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(gateway_module, "MAX_PENDING_CACHE_ENTRIES", 2)
+    monkeypatch.setattr(gateway_cache, "MAX_PENDING_CACHE_ENTRIES", 2)
     sim = new_sim()
     gw = build(sim)
     texts = [f"<ticket>Where is my order ORD-1000{i}?</ticket>" for i in range(3)]
@@ -518,30 +539,48 @@ async def test_a_cached_large_answer_serves_a_small_request_flagged(build: Facto
     assert again.cached and again.fallback_tier and again.endpoint == "sim-large-a"
 
 
-async def test_no_cache_while_the_simulator_injects_faults(build: Factory) -> None:
+async def test_a_fault_run_turns_the_cache_off_through_its_settings(
+    build: Factory, tmp_path: Path
+) -> None:
     sim = new_sim()
     gw = build(sim)
     clean = await classify(gw)
     assert clean.cache_key is not None
     await gw.confirm_cached(clean.cache_key)
     sim.set_faults(FaultSpec.parse("implausible_rate=0.01"))
-    faulty = await classify(gw)  # the clean entry is not read: the faults are exercised
-    assert not faulty.cached and faulty.cache_key is None
-    assert sim.stats()["requests_total"] == 2
-    fresh = await classify(gw, "<ticket>Where is my order ORD-10003?</ticket>")
-    assert fresh.cache_key is None  # and nothing new is held for the cache
-    sim.set_faults(FaultSpec())
+    # The gateway knows nothing of the simulator's faults: the registry and the settings
+    # alone decide, so a fault-injection caller turns the cache off.
     assert (await classify(gw)).cached
+    faulty = build(sim, settings=settings_for(tmp_path).with_overrides(cache_enabled=False))
+    first = await classify(faulty)  # the clean entry is not read: the faults are exercised
+    assert not first.cached and first.cache_key is None
+    assert sim.stats()["requests_total"] == 2
+    fresh = await classify(faulty, "<ticket>Where is my order ORD-10003?</ticket>")
+    assert fresh.cache_key is None  # and nothing new is held for the cache
+    again = gw.with_settings(gw.settings.with_overrides(cache_enabled=False))
+    assert (await classify(again)).cache_key is None
+    await again.aclose()
 
 
 async def test_decide_refund_is_never_cached(build: Factory) -> None:
     sim = new_sim()
     gw = build(sim)
+    assert gw.settings.agents["decide_refund"].cacheable is False
     first = await decide(gw)
-    second = await decide(gw, cacheable=True)
+    second = await decide(gw)
     assert not first.cached and not second.cached
     assert first.cache_key is None and second.cache_key is None
     assert sim.stats()["requests_total"] == 2
+
+
+async def test_cacheability_comes_from_the_registry_alone(build: Factory, tmp_path: Path) -> None:
+    sim = new_sim()
+    gw = build(sim, settings=settings_for(tmp_path).with_agent("decide_refund", cacheable=True))
+    first = await decide(gw)
+    assert first.cache_key is not None
+    await gw.confirm_cached(first.cache_key)
+    assert (await decide(gw)).cached
+    assert sim.stats()["requests_total"] == 1
 
 
 async def test_cache_can_be_turned_off(build: Factory, tmp_path: Path) -> None:
@@ -624,16 +663,20 @@ async def test_each_agent_sends_its_own_key_and_no_key_is_logged(
         assert key not in repr(gw.health())
 
 
-async def test_a_missing_credential_makes_the_endpoints_unavailable(
+async def test_a_missing_credential_is_a_rejected_call_not_an_outage(
     build: Factory, tmp_path: Path, captured: CapturingLogger
 ) -> None:
     store = FileSecretStore(tmp_path / "empty")
     sim = new_sim()
     gw = build(sim, secrets=store)
-    with pytest.raises(ProviderUnavailable) as info:
+    with pytest.raises(ProviderRejected) as info:
         await decide(gw)
-    assert info.value.reasons == {"sim-large-a": "credential 'decide_refund' unavailable"}
+    assert not isinstance(info.value, ProviderUnavailable | ModelCallFailed)
+    assert (info.value.endpoint, info.value.status) == ("sim-large-a", None)
+    assert "credential 'decide_refund' unavailable" in str(info.value)
+    assert "http://sim-large-a.simulator.invalid/v1" in str(info.value)
     assert sim.stats()["requests_total"] == 0
+    assert gw.health()["sim-large-a"]["failures"] == 0
     (line,) = events(captured, "credential_unavailable")
     assert line["credential"] == "decide_refund"
 
@@ -705,29 +748,6 @@ async def test_health_reports_every_endpoint(build: Factory) -> None:
         "rate_limited": 0,
         "simulated": True,
     }
-
-
-async def test_get_gateway_is_built_once_from_env_and_use_gateway_swaps_it(
-    build: Factory,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    captured: CapturingLogger,
-) -> None:
-    monkeypatch.setattr(gateway_module, "_gateway", None)
-    monkeypatch.setenv("CONDUCTOR_CACHE_DB", str(tmp_path / "process-cache.db"))
-    monkeypatch.delenv("CONDUCTOR_MODEL_PROFILE", raising=False)
-    first = get_gateway()
-    try:
-        assert get_gateway() is first
-        (ready,) = events(captured, "model_gateway_ready")
-        assert ready["profile"] == "sim" and ready["simulated"] is True
-        assert any("simulated in-process" in e for e in ready["endpoints"])
-        mine = build(new_sim())
-        with use_gateway(mine):
-            assert get_gateway() is mine
-        assert get_gateway() is first
-    finally:
-        await first.aclose()
 
 
 async def test_a_closed_gateway_can_serve_again(build: Factory) -> None:

@@ -192,7 +192,7 @@ async def test_cache_round_trip(tmp_path: Path) -> None:
 def test_completion_usage_of_a_length_limited_answer() -> None:
     from types import SimpleNamespace
 
-    from gateway.gateway import _completion_usage
+    from gateway.attempt import completion_usage as _completion_usage
 
     completion = SimpleNamespace(usage=SimpleNamespace(prompt_tokens=12, completion_tokens=34))
     assert _completion_usage(completion) == {"input_tokens": 12, "output_tokens": 34}

@@ -173,10 +173,6 @@ def test_negative_price_is_named() -> None:
             "profiles.sim.tiers.large.fallback_tier: a tier may only fall back to a stronger tier",
         ),
         (
-            lambda r: r["agents"]["decide_refund"].update(cacheable=True),
-            "agents.decide_refund.cacheable: decide_refund is never served from the cache",
-        ),
-        (
             lambda r: r["profiles"]["sim"]["endpoints"][1].update(name="sim-small-a"),
             "profiles.sim.endpoints[1].name: duplicate endpoint name 'sim-small-a'",
         ),

@@ -137,11 +137,12 @@ async def test_mark_waiting_uses_the_run_thread_id() -> None:
 def test_healthz_reports_each_endpoint_circuit(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Any
 ) -> None:
-    from gateway import gateway as gateway_module
+    from gateway.gateway import ModelGateway
     from gateway.registry import GatewaySettings
+    from simulator.transport import simulator_transports
 
     settings = GatewaySettings.from_env({"CONDUCTOR_CACHE_DB": str(tmp_path / "cache.db")})
-    real = gateway_module.ModelGateway.from_settings(settings)
+    real = ModelGateway.from_settings(settings, transports=simulator_transports(settings))
     for endpoint in ("sim-small-a", "sim-large-a"):  # open two circuits the real way
         breaker = real.breaker(endpoint)
         for _ in range(breaker.failure_threshold):
