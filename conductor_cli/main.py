@@ -82,6 +82,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     esc = sub.add_parser("escalations", help="list runs waiting on a reviewer")
     esc.add_argument("--json", action="store_true", help="print the review packets as JSON")
+    esc.add_argument(
+        "--overdue",
+        nargs="?",
+        type=float,
+        const=24.0,
+        default=None,
+        metavar="HOURS",
+        help="only reviews pending longer than HOURS (default 24)",
+    )
     _add_store_args(esc)
 
     resume = sub.add_parser("resume", help="resume an escalated run, or every parked run")
@@ -230,30 +239,31 @@ async def cmd_run(args: argparse.Namespace) -> int:
 
 async def cmd_escalations(args: argparse.Namespace) -> int:
     """List runs waiting on a reviewer."""
-    from conductor_cli.reviews import list_waiting
+    from conductor_cli.reviews import list_waiting, overdue
 
     with _store_for(args.db) as store:
         async with open_checkpointer(args.checkpoints) as saver:
             waiting = await list_waiting(_graphs(saver, Resources(store=store)), store, "review")
+    if args.overdue is not None:
+        waiting = overdue(waiting, hours=args.overdue)
     if args.json:
         out.print_json(json.dumps(waiting, default=str))
         return 0
-    table = Table(title=f"pending reviews: {len(waiting)}")
+    late = f" overdue (> {args.overdue:g} h)" if args.overdue is not None else ""
+    table = Table(title=f"pending reviews{late}: {len(waiting)}")
     width = max((len(row["thread_id"]) for row in waiting), default=9)
     table.add_column("thread_id", no_wrap=True, min_width=width)  # copied into `resume`
-    for column in ("workflow", "input", "reason", "proposed", "error"):
+    for column in ("workflow", "input", "reason", "proposed", "waiting since", "error"):
         table.add_column(column)
     for row in waiting:
         packet = row["packet"]
-        refund = packet.get("proposed_refund")
         table.add_row(
             row["thread_id"],
             row["graph"],
             row["item_id"],
             str(packet.get("reason")),
-            f"{refund['amount']:.2f} {refund['currency']} on {refund['order_id']}"
-            if refund
-            else str(packet.get("proposed") or "-"),
+            str(packet.get("summary") or "-"),
+            str(row.get("updated_at") or "")[:19],
             packet.get("error") or "",
         )
     out.print(table)

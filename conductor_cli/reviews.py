@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
@@ -64,6 +65,15 @@ async def list_waiting(
                     {**row, "interrupt_id": interrupt["id"], "packet": interrupt["value"]}
                 )
     return waiting
+
+
+def overdue(
+    waiting: list[dict[str, Any]], *, hours: float, now: datetime | None = None
+) -> list[dict[str, Any]]:
+    """The waiting runs whose last update is older than `hours` (oldest first)."""
+    cutoff = (now or datetime.now(UTC)) - timedelta(hours=hours)
+    late = [row for row in waiting if datetime.fromisoformat(row["updated_at"]) < cutoff]
+    return sorted(late, key=lambda row: row["updated_at"])
 
 
 def _wrong_kind_message(thread_id: str, wanted: str, found: set[Any]) -> str:

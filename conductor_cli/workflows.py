@@ -77,7 +77,52 @@ def _support() -> WorkflowEntry:
     )
 
 
-WORKFLOWS: dict[str, Callable[[], WorkflowEntry]] = {"support": _support}
+def _documents_fields(values: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "doc_type": values.get("doc_type"),
+        "confidence": values.get("confidence"),
+        "entities": values.get("entities") or [],
+        "relationships": values.get("relationships") or [],
+        "review_outcome": values.get("review_outcome"),
+        "stored": values.get("stored"),
+    }
+
+
+def _documents_rows(
+    records: list[dict[str, Any]], result: Any, store: Any
+) -> list[tuple[str, str]]:
+    """Types found, entities and relationships extracted, extractions stored (new / again)."""
+    types = Counter(r["doc_type"] for r in records if r.get("doc_type"))
+    stored = [r["stored"] for r in records if r.get("stored")]
+    rows = [(f"type {t}", str(n)) for t, n in sorted(types.items())]
+    rows += [
+        ("entities extracted", str(sum(len(r.get("entities") or []) for r in records))),
+        ("relationships", str(sum(len(r.get("relationships") or []) for r in records))),
+        ("extractions stored (new)", str(sum(1 for s in stored if s.get("created")))),
+        ("extractions already stored", str(sum(1 for s in stored if not s.get("created")))),
+    ]
+    return rows
+
+
+def _documents() -> WorkflowEntry:
+    from graphs.documents import make_builder
+    from state.documents import DocumentsContext
+
+    return WorkflowEntry(
+        name="documents",
+        input_key="document",
+        id_field="document_id",
+        make_builder=make_builder,
+        context=DocumentsContext,
+        fields=_documents_fields,
+        summary_rows=_documents_rows,
+    )
+
+
+WORKFLOWS: dict[str, Callable[[], WorkflowEntry]] = {
+    "support": _support,
+    "documents": _documents,
+}
 """Every workflow the CLI can run, by graph name (built lazily: imports are heavy)."""
 
 

@@ -86,3 +86,23 @@ def with_feedback(messages: list[tuple[str, str]], feedback: list[str]) -> list[
             content = f"{content}\n{section}"
         out.append((role, content))
     return out
+
+
+def neutralize_delimiters(text: str) -> str:
+    """Defuse section tags in untrusted text without moving a character.
+
+    Each `<` and `>` of a tag becomes `‹` and `›`, so offsets into the text stay valid (the
+    documents workflow's spans) while the text can no longer open or close a section.
+    """
+    return _TAG.sub(lambda m: "‹" + m.group(0)[1:-1] + "›", text)
+
+
+def render_exact(name: str, text: str) -> str:
+    """One section whose content is `text` exactly, character for character (tags defused).
+
+    The section reads `<name>`, a newline, the text, a newline, `</name>`: a reader that
+    drops exactly those two newlines gets offsets that match the caller's text.
+    """
+    if name not in SECTION_NAMES:
+        raise ValueError(f"unknown prompt section {name!r}; expected one of {SECTION_NAMES}")
+    return f"<{name}>\n{neutralize_delimiters(text)}\n</{name}>"

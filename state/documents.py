@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from dataclasses import dataclass, field
+from typing import Any, Literal, NotRequired
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from typing_extensions import TypedDict
+
+from state.base import BaseState, ErrorRecord, Status
 
 DocumentType = Literal[
     "invoice", "purchase_order", "legal_contract", "support_email", "resume", "other"
@@ -100,3 +104,87 @@ class ExtractedRelationships(BaseModel):
     """The relationships of one chunk (extract_relationships's structured output)."""
 
     relationships: list[Relationship] = Field(max_length=200, description="Relationships found.")
+
+
+SCHEMA_VERSION = 1
+"""Version of the documents state schema (migrations start from here)."""
+
+
+class DocumentPayload(TypedDict):
+    """The document as a caller sends it; Studio draws its input form from these fields."""
+
+    document_id: str
+    text: str
+    title: NotRequired[str]
+    source: NotRequired[str]
+
+
+class DocumentsInput(TypedDict):
+    """What a caller passes: one document (validated at intake, never half-processed)."""
+
+    document: DocumentPayload
+
+
+class DocumentsOutput(TypedDict, total=False):
+    """What a caller gets back: the type, the entities with their spans, the relationships."""
+
+    document_id: str | None
+    status: Status
+    doc_type: str | None
+    confidence: float | None
+    entities: list[dict[str, Any]]
+    relationships: list[dict[str, Any]]
+    review_outcome: str | None
+    stored: dict[str, Any] | None
+    escalation_reason: str | None
+    usage: dict[str, Any]
+    errors: list[ErrorRecord]
+    version: int
+    schema_version: int
+
+
+class DocumentsState(BaseState, total=False):
+    """Everything a documents run knows: the base orchestration state and the document's fields.
+
+    Entities carry spans in the whole document's text (chunk results are shifted by their
+    chunk's offset and de-duplicated when merged).
+    """
+
+    document: dict[str, Any]
+    document_id: str | None
+    doc_type: str | None
+    confidence: float | None
+    entities: list[dict[str, Any]]
+    relationships: list[dict[str, Any]]
+    review_outcome: str | None
+    stored: dict[str, Any] | None
+
+
+@dataclass(kw_only=True)
+class DocumentsContext:
+    """Run settings of the documents graph (Studio shows these fields)."""
+
+    retry_budget: int = field(
+        default=3,
+        metadata={"description": "Failed attempts of one subtask before a human is asked."},
+    )
+    park_cap: int = field(
+        default=3,
+        metadata={"description": "Times a run may park on unavailable providers before a human."},
+    )
+    low_confidence: float = field(
+        default=0.6,
+        metadata={"description": "Below this classifier confidence, a human reviews."},
+    )
+    chunk_chars: int = field(
+        default=200_000,
+        metadata={"description": "Longer documents are split into chunks of this many characters."},
+    )
+    chunk_overlap: int = field(
+        default=2_000,
+        metadata={"description": "Characters two neighbouring chunks share."},
+    )
+    classify_chars: int = field(
+        default=4_000,
+        metadata={"description": "The classifier reads the document's first this many characters."},
+    )

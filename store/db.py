@@ -65,6 +65,13 @@ CREATE TABLE IF NOT EXISTS refunds (
     currency        TEXT NOT NULL,
     issued_at       TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS extractions (
+    idempotency_key TEXT PRIMARY KEY,
+    document_id     TEXT NOT NULL,
+    content_hash    TEXT NOT NULL,
+    payload         TEXT NOT NULL,
+    stored_at       TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS runs (
     thread_id  TEXT PRIMARY KEY,
     graph      TEXT NOT NULL,
@@ -438,3 +445,38 @@ class Store:
         """The graph a recorded run belongs to, or None for a thread never recorded."""
         rows = self._read("SELECT graph FROM runs WHERE thread_id = ?", [thread_id])
         return str(rows[0][0]) if rows else None
+
+    def store_extraction(
+        self, idempotency_key: str, document_id: str, content_hash: str, payload: dict[str, Any]
+    ) -> tuple[dict[str, Any], bool]:
+        """Store a document's accepted extraction once per key (document id + content hash).
+
+        Returns:
+            The stored record (the first one written under the key) and whether this call
+            wrote it; a second call with the same key writes nothing.
+        """
+        stored_at = datetime.now(UTC).isoformat()
+        with self._write() as conn:
+            cursor = conn.execute(
+                "INSERT INTO extractions (idempotency_key, document_id, content_hash, payload, "
+                "stored_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING",
+                (idempotency_key, document_id, content_hash, json.dumps(payload), stored_at),
+            )
+            created = cursor.rowcount == 1
+            row = conn.execute(
+                "SELECT idempotency_key, document_id, content_hash, payload, stored_at "
+                "FROM extractions WHERE idempotency_key = ?",
+                (idempotency_key,),
+            ).fetchone()
+        record = {
+            "idempotency_key": row[0],
+            "document_id": row[1],
+            "content_hash": row[2],
+            "payload": json.loads(row[3]),
+            "stored_at": row[4],
+        }
+        return record, created
+
+    def count_extractions(self) -> int:
+        """How many extractions the store holds."""
+        return int(self._read("SELECT COUNT(*) FROM extractions")[0][0])

@@ -91,7 +91,11 @@ def review_packet(state: State) -> dict[str, Any]:
         for sid, gate in (state.get("gates") or {}).items()
         if gate.get("status") == "failed"
     }
+    due = refund_to_issue(state)
     return {
+        "summary": (
+            f"refund {due['amount']:.2f} {due['currency']} on {due['order_id']}" if due else "-"
+        ),
         "ticket": state.get("ticket"),
         "facts": results.get("context"),
         "classification": results.get("classify"),

@@ -1,0 +1,1 @@
+"""The `documents` workflow's own nodes, hooks and prompts."""
