@@ -95,9 +95,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     resume = sub.add_parser("resume", help="resume an escalated run, or every parked run")
     resume.add_argument("thread_id", nargs="?", help="thread to resume")
-    resume.add_argument("--decision", choices=["approve", "reject", "edit"])
+    resume.add_argument(
+        "--decision",
+        choices=["approve", "reject", "edit", "correct"],
+        help="support: approve, reject or edit (with --amount); documents: approve or reject",
+    )
     resume.add_argument("--amount", type=float, default=None)
     resume.add_argument("--note", default=None)
+    resume.add_argument(
+        "--payload",
+        default=None,
+        help="the whole answer as JSON, e.g. a documents correction: "
+        '\'{"decision": "correct", "doc_type": "invoice"}\'',
+    )
     resume.add_argument("--parked", action="store_true", help="resume every parked run")
     _add_store_args(resume)
 
@@ -277,10 +287,20 @@ async def cmd_resume(args: argparse.Namespace) -> int:
     if args.parked == bool(args.thread_id):
         _error("give either THREAD_ID with --decision, or --parked")
         return 2
-    if not args.parked and args.decision is None:
-        _error("--decision is required to resume an escalation")
+    if not args.parked and (args.decision is None) == (args.payload is None):
+        _error("give either --decision or --payload to resume an escalation")
         return 2
-    payload: dict[str, Any] = {"decision": args.decision}
+    if args.payload is not None:
+        try:
+            payload: dict[str, Any] = json.loads(args.payload)
+        except json.JSONDecodeError as exc:
+            _error(f"--payload is not JSON: {exc.msg} at column {exc.colno}")
+            return 2
+        if not isinstance(payload, dict):
+            _error(f"--payload must be a JSON object, got {type(payload).__name__}")
+            return 2
+    else:
+        payload = {"decision": args.decision}
     if args.amount is not None:
         payload["amount"] = args.amount
     if args.note:
@@ -310,7 +330,18 @@ async def cmd_resume(args: argparse.Namespace) -> int:
         json.dumps(
             {
                 k: values.get(k)
-                for k in ("ticket_id", "status", "refund", "reply", "escalation_reason")
+                for k in (
+                    "ticket_id",
+                    "document_id",
+                    "status",
+                    "refund",
+                    "reply",
+                    "doc_type",
+                    "review_outcome",
+                    "stored",
+                    "escalation_reason",
+                )
+                if k in values
             },
             default=str,
         )

@@ -92,6 +92,11 @@ def route_next_step(state: State, spec: WorkflowSpec, limits: Limits) -> Route:
     unknown = sorted({p["subtask"] for p in plan.values()} - known)
     if unknown:
         raise RoutingError(f"plan names unknown subtasks: {unknown}")
+    dangling = sorted({d for p in plan.values() for d in p["depends_on"] if d not in plan})
+    if dangling:
+        raise RoutingError(
+            f"plan depends on subtasks it does not hold, which cannot complete: {dangling}"
+        )
 
     gates: Mapping[str, Any] = state.get("gates") or {}
     review = state.get("review")

@@ -483,3 +483,34 @@ def test_batch_bookkeeping_loses_no_line(cli: Cli) -> None:
         "T-004": "failed",
         "T-008": "escalated",
     }
+
+
+DOCUMENTS = Path(__file__).resolve().parents[2] / "examples" / "documents.jsonl"
+
+
+def test_documents_run_accounts_for_every_document_with_exact_spans(cli: Cli) -> None:
+    cli.seed()
+    out_path = cli.tmp / "docs-out.jsonl"
+    code, out, err = cli("run", "documents", DOCUMENTS, "--out", out_path)
+    assert code == 0, err
+    assert "documents batch" in out and "extractions stored (new)" in out
+    inputs = {d["document_id"]: d for d in map(json.loads, DOCUMENTS.read_text().splitlines())}
+    records = {r["document_id"]: r for r in map(json.loads, out_path.read_text().splitlines())}
+    assert set(records) == set(inputs), "every document has its line"
+    for doc_id, record in records.items():
+        text = inputs[doc_id]["text"]
+        assert record["status"] in ("resolved", "escalated"), record
+        assert all(text[e["start"] : e["end"]] == e["text"] for e in record["entities"]), doc_id
+
+    waiting = {row["item_id"]: row for row in cli.escalations()}
+    assert waiting["doc-ctr-002"]["graph"] == "documents"
+    thread = waiting["doc-ctr-002"]["thread_id"]
+    code, out, err = cli("resume", thread, "--payload", '{"decision": "correct"}')
+    assert code == 1 and "needs doc_type, entities or relationships" in err
+    code, out, err = cli(
+        "resume", thread, "--payload", '{"decision": "correct", "doc_type": "other"}'
+    )
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["status"] == "resolved" and result["review_outcome"] == "corrected"
+    assert result["doc_type"] == "other" and result["stored"]["created"] is True
