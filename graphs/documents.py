@@ -30,7 +30,7 @@ from nodes.documents.rules import (
 )
 from nodes.documents.storage import store_extraction
 from nodes.resources import Resources, server_resources
-from nodes.spec import ActionSpec, CrossGate, Limits, ReviewSpec, SubtaskSpec, WorkflowSpec
+from nodes.spec import ActionSpec, CrossGate, ReviewSpec, SubtaskSpec, WorkflowSpec
 from state.documents import (
     SCHEMA_VERSION,
     Document,
@@ -42,13 +42,6 @@ from state.documents import (
     ExtractedEntities,
     ExtractedRelationships,
 )
-
-
-def documents_limits(context: DocumentsContext | None) -> Limits:
-    """The router's limits from the run's settings (defaults when none are given)."""
-    settings = context if isinstance(context, DocumentsContext) else DocumentsContext()
-    return Limits(retry_budget=settings.retry_budget, park_cap=settings.park_cap, settings=settings)
-
 
 DOCUMENTS = WorkflowSpec(
     name="documents",
@@ -111,7 +104,6 @@ DOCUMENTS = WorkflowSpec(
     ),
     output=documents_output,
     progress=documents_progress,
-    limits=documents_limits,
 )
 """The documents workflow: classify → (entities ∥ relationships) per chunk → review → store."""
 

@@ -9,7 +9,6 @@ from nodes.resources import Resources, server_resources
 from nodes.spec import (
     ActionSpec,
     CrossGate,
-    Limits,
     ReviewSpec,
     State,
     SubtaskSpec,
@@ -42,12 +41,6 @@ from state.support import (
     SupportOutput,
     SupportState,
 )
-
-
-def support_limits(context: SupportContext | None) -> Limits:
-    """The router's limits from the run's settings (defaults when none are given)."""
-    settings = context if isinstance(context, SupportContext) else SupportContext()
-    return Limits(retry_budget=settings.retry_budget, park_cap=settings.park_cap, settings=settings)
 
 
 def support_output(state: State) -> dict[str, Any]:
@@ -153,7 +146,6 @@ SUPPORT = WorkflowSpec(
     ),
     output=support_output,
     progress=support_progress,
-    limits=support_limits,
     migrations={1: support_v1_to_v2},
 )
 """The support workflow: classify ∥ extract → context → decide → (review) → refund → reply."""

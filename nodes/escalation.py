@@ -35,6 +35,11 @@ def make_review_node(spec: WorkflowSpec) -> Node:
             "reason": escalation.get("reason"),
             "detail": escalation.get("detail") or {},
             **review.packet(view),
+            "violations": {
+                sid: gate["violations"]
+                for sid, gate in (view.get("gates") or {}).items()
+                if gate.get("status") == "failed"
+            },
             "resume_with": review.resume_model.model_json_schema(),
         }
         error: str | None = None

@@ -163,7 +163,6 @@ class WorkflowSpec:
     subtasks: tuple[SubtaskSpec, ...]
     review: ReviewSpec
     output: Callable[[State], dict[str, Any]]
-    limits: Callable[[Any], Limits]
     cross_gates: tuple[CrossGate, ...] = ()
     triggers: tuple[Trigger, ...] = ()
     actions: tuple[ActionSpec, ...] = ()
@@ -172,6 +171,17 @@ class WorkflowSpec:
     """Output fields readable while the run is under way (written on each supervisor pass)."""
     describe_input: str = ""
     """What a caller must send, named in intake's error (e.g. `{"ticket": {...}}`)."""
+
+    def limits(self, context: Any) -> Limits:
+        """The router's limits from a run's settings (the context schema's defaults if none).
+
+        The context schema extends `state.base.OrchestrationContext`, whose budgets the router
+        reads; the whole context reaches the workflow's hooks as `Limits.settings`.
+        """
+        settings = context if isinstance(context, self.context_schema) else self.context_schema()
+        return Limits(
+            retry_budget=settings.retry_budget, park_cap=settings.park_cap, settings=settings
+        )
 
     def subtask(self, sid: str) -> SubtaskSpec:
         """The spec of a subtask by id.

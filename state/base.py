@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import operator
+from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, NotRequired
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -106,6 +107,20 @@ class BaseState(TypedDict, total=False):
     usage: Annotated[dict[str, Any], add_usage]
     timings: Annotated[dict[str, float], merge_dicts]
     escalation_reason: str | None
+
+
+@dataclass(kw_only=True)
+class OrchestrationContext:
+    """Run settings every workflow has (Studio shows these fields); each workflow extends it."""
+
+    retry_budget: int = field(
+        default=3,
+        metadata={"description": "Failed attempts of one subtask before a human is asked."},
+    )
+    park_cap: int = field(
+        default=3,
+        metadata={"description": "Times a run may park on unavailable providers before a human."},
+    )
 
 
 class AgentTask(TypedDict):

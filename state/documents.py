@@ -8,7 +8,7 @@ from typing import Any, Literal, NotRequired
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from typing_extensions import TypedDict
 
-from state.base import BaseState, ErrorRecord, Status
+from state.base import BaseState, ErrorRecord, OrchestrationContext, Status
 
 DocumentType = Literal[
     "invoice", "purchase_order", "legal_contract", "support_email", "resume", "other"
@@ -161,17 +161,9 @@ class DocumentsState(BaseState, total=False):
 
 
 @dataclass(kw_only=True)
-class DocumentsContext:
+class DocumentsContext(OrchestrationContext):
     """Run settings of the documents graph (Studio shows these fields)."""
 
-    retry_budget: int = field(
-        default=3,
-        metadata={"description": "Failed attempts of one subtask before a human is asked."},
-    )
-    park_cap: int = field(
-        default=3,
-        metadata={"description": "Times a run may park on unavailable providers before a human."},
-    )
     low_confidence: float = field(
         default=0.6,
         metadata={"description": "Below this classifier confidence, a human reviews."},

@@ -7,7 +7,7 @@ from typing import Any, Literal, NotRequired
 
 from typing_extensions import TypedDict
 
-from state.base import BaseState, ErrorRecord
+from state.base import BaseState, ErrorRecord, OrchestrationContext
 from state.base import Status as BaseStatus
 
 SCHEMA_VERSION = 2
@@ -73,13 +73,9 @@ class SupportState(BaseState, total=False):
 
 
 @dataclass(kw_only=True)
-class SupportContext:
+class SupportContext(OrchestrationContext):
     """Run settings of the support graph (Studio shows these fields)."""
 
-    retry_budget: int = field(
-        default=3,
-        metadata={"description": "Failed attempts of one subtask before a human is asked."},
-    )
     auto_approve_limit: float = field(
         default=50.0,
         metadata={"description": "Largest refund issued without a human's approval."},
@@ -90,10 +86,6 @@ class SupportContext:
     low_confidence: float = field(
         default=0.5,
         metadata={"description": "Below this classifier or decider confidence, ask a human."},
-    )
-    park_cap: int = field(
-        default=3,
-        metadata={"description": "Times a run may park on unavailable providers before a human."},
     )
     complex_ticket_chars: int = field(
         default=600,

@@ -83,11 +83,6 @@ def review_packet(state: State) -> dict[str, Any]:
     """Everything a reviewer needs: the document's head, the extraction, the failed gates."""
     document = state.get("document") or {}
     text = str(document.get("text") or "")
-    failing = {
-        sid: gate["violations"]
-        for sid, gate in (state.get("gates") or {}).items()
-        if gate.get("status") == "failed"
-    }
     proposed = extraction(state)
     return {
         "summary": (
@@ -99,7 +94,6 @@ def review_packet(state: State) -> dict[str, Any]:
         "text_head": text[:2000],
         "text_chars": len(text),
         "proposed": proposed,
-        "violations": failing,
     }
 
 

@@ -86,11 +86,6 @@ def _refund_was_asked(state: State) -> bool:
 def review_packet(state: State) -> dict[str, Any]:
     """Everything a reviewer needs to decide, without opening the run's state."""
     results = state.get("results") or {}
-    failing = {
-        sid: gate["violations"]
-        for sid, gate in (state.get("gates") or {}).items()
-        if gate.get("status") == "failed"
-    }
     due = refund_to_issue(state)
     return {
         "summary": (
@@ -102,7 +97,6 @@ def review_packet(state: State) -> dict[str, Any]:
         "entities": results.get("extract"),
         "decision": results.get("decide"),
         "proposed_refund": refund_to_issue(state),
-        "violations": failing,
     }
 
 

@@ -10,7 +10,7 @@ import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command
 
-from graphs.documents import DOCUMENTS, documents_limits
+from graphs.documents import DOCUMENTS
 from nodes.resources import Resources
 from nodes.router import plan_for
 from state.documents import DocumentsContext
@@ -133,7 +133,7 @@ async def test_chunk_size_is_a_run_setting(docs: Any) -> None:
     values = (await run(docs, {"document": doc}, "small-chunks", context=small))["values"]
     assert len([p for p in values["plan"].values() if p["subtask"] == "entities"]) == 4
     assert spans_hold(doc, values["entities"])
-    plan = plan_for({"document": doc}, DOCUMENTS, documents_limits(small))
+    plan = plan_for({"document": doc}, DOCUMENTS, DOCUMENTS.limits(small))
     assert sum(1 for p in plan.values() if p["subtask"] == "relations") == 4
 
 

@@ -61,9 +61,14 @@ def test_agents_cacheability_and_tiers() -> None:
         "extract_entities": True,
         "decide_refund": False,
         "draft_reply": False,
+        "classify_document": True,
+        "extract_document_entities": True,
+        "extract_relationships": True,
     }
     assert agents["decide_refund"].tier == "large"
-    assert all(c.timeout_s == 10 for c in agents.values())
+    support = ("classify_intent", "extract_entities", "decide_refund", "draft_reply")
+    assert all(agents[a].timeout_s == 10 for a in support)
+    assert agents["extract_document_entities"].timeout_s == 20, "a chunk is long to read"
     assert {c.credential for c in agents.values()} == set(agents)
 
 

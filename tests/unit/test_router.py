@@ -21,7 +21,7 @@ from nodes.spec import (
     SubtaskSpec,
     WorkflowSpec,
 )
-from state.base import Violation
+from state.base import OrchestrationContext, Violation
 
 
 class Answer(BaseModel):
@@ -67,7 +67,7 @@ TOY = WorkflowSpec(
     state_schema=dict,
     input_schema=dict,
     output_schema=dict,
-    context_schema=dict,
+    context_schema=OrchestrationContext,
     subtasks=(
         model("a"),
         model("parts", depends_on=("a",), fanout=lambda s, lim: [{"n": 0}, {"n": 1}, {"n": 2}]),
@@ -96,7 +96,6 @@ TOY = WorkflowSpec(
         refusal=lambda r: r.get("decision") == "no",
     ),
     output=lambda s: {},
-    limits=lambda c: Limits(),
 )
 PLAN = plan_for({}, TOY, Limits())
 ONE = {"value": 2}

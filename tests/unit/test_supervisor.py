@@ -6,18 +6,18 @@ from typing import Any
 
 import pytest
 
-from graphs.support import SUPPORT, support_limits
+from graphs.support import SUPPORT
 from nodes.router import RoutingError, plan_for
 from nodes.router import route_next_step as route_with_spec
 from nodes.spec import Limits
 from nodes.support.rules import refund_to_issue, reply_outcome, reply_tier
 from state.support import SupportContext
 
-SUPPORT_PLAN = plan_for({}, SUPPORT, support_limits(None))
+SUPPORT_PLAN = plan_for({}, SUPPORT, SUPPORT.limits(None))
 
 
 def route_next_step(state: dict[str, Any], limits: Limits | None = None) -> Any:
-    return route_with_spec(state, SUPPORT, limits or support_limits(None))
+    return route_with_spec(state, SUPPORT, limits or SUPPORT.limits(None))
 
 
 TICKET = {
@@ -279,10 +279,10 @@ def test_escalation_reasons() -> None:
 
 def test_limits_are_read_from_settings() -> None:
     given = state(results={**FACT_RESULTS, "decide": APPROVE_LARGE}, facts=FACTS)
-    generous = support_limits(SupportContext(auto_approve_limit=200.0))
+    generous = SUPPORT.limits(SupportContext(auto_approve_limit=200.0))
     assert route_next_step(given, generous).kind == "act"
     budget = state(gates=failed("extract", 1), failures={"extract": 1}, attempts={"extract": 1})
-    strict = support_limits(SupportContext(retry_budget=1))
+    strict = SUPPORT.limits(SupportContext(retry_budget=1))
     assert route_next_step(budget, strict).kind == "escalate"
 
 
@@ -317,7 +317,7 @@ def test_reply_outcome_never_shows_an_unissued_refund() -> None:
 
 def test_reply_tier_by_complexity() -> None:
     simple = state(results={"classify": CLASSIFY_STATUS})
-    limits = support_limits(None)
+    limits = SUPPORT.limits(None)
     assert reply_tier(simple, limits) == "small"
     long_body = {**simple, "ticket": {**TICKET, "body": "x" * 700}}
     assert reply_tier(long_body, limits) == "large"
