@@ -23,6 +23,7 @@ from conductor_cli.workflows import WORKFLOWS, WorkflowEntry, workflow
 from nodes.resources import Resources, store_path_from_env
 from nodes.resources import gateway_from_environment as build_gateway
 from store.db import Store
+from store.factory import database_url_from_env, describe_target, open_store
 from telemetry.logging import configure_logging
 
 DEFAULT_METRICS_FILE = Path("var/last-run.prom")
@@ -141,10 +142,16 @@ def _store_path(path: Path | None) -> Path:
     return target
 
 
+def _store_target(path: Path | None) -> str | Path:
+    """`DATABASE_URL` when set and no `--db` is given, else the local store's file."""
+    url = database_url_from_env()
+    return url if url and path is None else _store_path(path)
+
+
 @contextmanager
 def _store_for(path: Path | None) -> Iterator[Store]:
-    """Open the local store (default `CONDUCTOR_DB` or var/conductor.db)."""
-    with Store(_store_path(path)) as store:
+    """Open the store (`DATABASE_URL`, else `CONDUCTOR_DB` or var/conductor.db)."""
+    with open_store(_store_target(path)) as store:
         yield store
 
 
@@ -162,9 +169,11 @@ def cmd_seed(args: argparse.Namespace) -> int:
     """Seed the local store."""
     from store.seed import seed_store
 
-    target = _store_path(args.db)
+    target = _store_target(args.db)
     counts = seed_store(target, seed=args.seed)
-    out.print(f"seeded {target}: " + ", ".join(f"{k}={v}" for k, v in counts.items()))
+    out.print(
+        f"seeded {describe_target(target)}: " + ", ".join(f"{k}={v}" for k, v in counts.items())
+    )
     return 0
 
 
