@@ -15,10 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 from rich.console import Console
 from rich.table import Table
 
 from conductor_cli.checkpoints import DEFAULT_CHECKPOINTS, open_checkpointer
+from conductor_cli.server_recover import add_recover_parser, cmd_recover
 from conductor_cli.workflows import WORKFLOWS, WorkflowEntry, workflow
 from nodes.resources import Resources, store_path_from_env
 from nodes.resources import gateway_from_environment as build_gateway
@@ -119,6 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"metrics written by `conductor run` (default {DEFAULT_METRICS_FILE})",
     )
     slo.add_argument("--json", action="store_true")
+
+    add_recover_parser(sub)
 
     sim = sub.add_parser("sim", help="the simulated OpenAI-compatible endpoint")
     sim_sub = sim.add_subparsers(dest="sim_command", required=True)
@@ -428,6 +432,7 @@ ASYNC_COMMANDS = {
     "resume": cmd_resume,
     "chaos": cmd_chaos,
     "eval": cmd_eval,
+    "recover": cmd_recover,
 }
 
 
@@ -466,7 +471,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     except httpx.HTTPError as exc:
         _error(f"error: {_http_failure(exc)}")
         return 2
-    except sqlite3.Error as exc:
+    except (sqlite3.Error, psycopg.Error) as exc:
         _error(f"error: database failure ({_databases(args)}): {exc}")
         return 2
     except OSError as exc:
@@ -487,7 +492,9 @@ def _http_failure(exc: httpx.HTTPError) -> str:
 
 def _databases(args: argparse.Namespace) -> str:
     """The database files a command uses, for an error message."""
-    names = [f"store {getattr(args, 'db', None) or store_path_from_env()}"]
+    url = database_url_from_env()
+    db = getattr(args, "db", None)
+    names = [f"store {describe_target(url) if url and db is None else db or store_path_from_env()}"]
     if hasattr(args, "checkpoints"):
         names.append(f"checkpoints {args.checkpoints or DEFAULT_CHECKPOINTS}")
     return ", ".join(names)

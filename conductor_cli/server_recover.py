@@ -9,6 +9,8 @@ escalation can then be read and resumed as before the kill.
 
 from __future__ import annotations
 
+import argparse
+import os
 import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +19,7 @@ from typing import Any
 from langgraph_sdk import get_client
 from langgraph_sdk.errors import NotFoundError
 
-from server.checkpointer import open_server_checkpointer
+from server.checkpointer import open_server_checkpointer, server_checkpoints_from_env
 
 _THREADS_SQL = "SELECT DISTINCT thread_id FROM checkpoints WHERE checkpoint_ns = '' ORDER BY 1"
 _KEPT_METADATA = ("graph_id", "assistant_id")
@@ -48,13 +50,13 @@ def checkpoint_thread_ids(target: str | Path) -> list[str]:
     path = Path(target)
     if not path.is_file():
         return []
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    lite = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
-        return [str(row[0]) for row in conn.execute(_THREADS_SQL).fetchall()]
+        return [str(row[0]) for row in lite.execute(_THREADS_SQL).fetchall()]
     except sqlite3.OperationalError:  # no checkpoints table: the server never wrote one
         return []
     finally:
-        conn.close()
+        lite.close()
 
 
 async def _thread_metadata(target: str | Path, thread_ids: list[str]) -> dict[str, dict[str, Any]]:
@@ -89,7 +91,7 @@ async def recover_threads(
     if not thread_ids:
         return report
     metadata = await _thread_metadata(target, thread_ids)
-    client = get_client(url=server_url, **({"api_key": api_key} if api_key else {}))
+    client = get_client(url=server_url, api_key=api_key) if api_key else get_client(url=server_url)
     for thread_id in thread_ids:
         try:
             await client.threads.get(thread_id)
@@ -101,3 +103,38 @@ async def recover_threads(
         else:
             report.already_known.append(thread_id)
     return report
+
+
+def add_recover_parser(sub: Any) -> None:
+    """Add `conductor recover` to the CLI's subcommands."""
+    recover = sub.add_parser(
+        "recover", help="re-register with a restarted dev server the threads it forgot"
+    )
+    recover.add_argument("--server", required=True, help="the LangGraph server's base URL")
+    recover.add_argument(
+        "--checkpoints",
+        default=None,
+        help="the server's checkpointer: SQLite file or PostgreSQL URL (default DATABASE_URL, "
+        "else CONDUCTOR_SERVER_CHECKPOINTS, else var/server-checkpoints.db)",
+    )
+    recover.add_argument(
+        "--api-key",
+        default=None,
+        help="key for a server with auth (default CONDUCTOR_API_KEY)",
+    )
+
+
+async def cmd_recover(args: argparse.Namespace) -> int:
+    """Recover the threads of a restarted dev server; print what was done."""
+    target: str | Path = args.checkpoints or server_checkpoints_from_env()
+    if isinstance(target, str) and not target.startswith(("postgresql://", "postgres://")):
+        target = Path(target)
+    api_key = args.api_key or os.environ.get("CONDUCTOR_API_KEY") or None
+    report = await recover_threads(args.server, target, api_key=api_key)
+    print(
+        f"recovered {len(report.recovered)} thread(s), "
+        f"{len(report.already_known)} already known to {args.server}"
+    )
+    for thread_id in report.recovered:
+        print(f"  {thread_id}")
+    return 0
