@@ -13,6 +13,7 @@ from typing import Any
 import psycopg
 import pytest
 from langgraph.types import Command
+from ledger_worker import issue_in_process
 
 from conductor_cli.checkpoints import open_checkpointer
 from gateway.cache import GatedCache, PgResponseCache
@@ -183,15 +184,6 @@ def test_reseed_keeps_the_ledger(store: Store, target: str | Path) -> None:
 # -- Postgres only --------------------------------------------------------------------------
 
 
-def _issue_in_process(url: str, key: str, barrier: Any, results: Any) -> None:
-    with PgStore(url) as store:
-        barrier.wait()
-        try:
-            results.put(_refund(store, key=key)[1])
-        except AlreadyRefunded:
-            results.put("refused")
-
-
 @pytest.mark.parametrize("same_key", [True, False], ids=["same-key", "other-keys"])
 def test_two_processes_write_one_row(postgres_url: str, same_key: bool) -> None:
     seed_store(postgres_url, today=TODAY)
@@ -199,7 +191,7 @@ def test_two_processes_write_one_row(postgres_url: str, same_key: bool) -> None:
     barrier, results = ctx.Barrier(2), ctx.Queue()
     workers = [
         ctx.Process(
-            target=_issue_in_process,
+            target=issue_in_process,
             args=(postgres_url, "K" if same_key else f"K{n}", barrier, results),
         )
         for n in range(2)
