@@ -18,8 +18,9 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# With DATABASE_URL set, the store is that Postgres database, and that is what is seeded.
 seed: install
-	$(BIN)/conductor seed --db $(DB)
+	$(BIN)/conductor seed $(if $(DATABASE_URL),,--db $(DB))
 
 dev: seed
 	$(BIN)/langgraph dev --no-browser --host $(HOST) --port $(PORT) $(DEV_FLAGS)

@@ -15,14 +15,17 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 from rich.console import Console
 from rich.table import Table
 
 from conductor_cli.checkpoints import DEFAULT_CHECKPOINTS, open_checkpointer
+from conductor_cli.server_recover import add_recover_parser, cmd_recover
 from conductor_cli.workflows import WORKFLOWS, WorkflowEntry, workflow
 from nodes.resources import Resources, store_path_from_env
 from nodes.resources import gateway_from_environment as build_gateway
 from store.db import Store
+from store.factory import database_url_from_env, describe_target, open_store
 from telemetry.logging import configure_logging
 
 DEFAULT_METRICS_FILE = Path("var/last-run.prom")
@@ -138,6 +141,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     slo.add_argument("--json", action="store_true")
 
+    add_recover_parser(sub)
+
     sim = sub.add_parser("sim", help="the simulated OpenAI-compatible endpoint")
     sim_sub = sim.add_subparsers(dest="sim_command", required=True)
     serve = sim_sub.add_parser("serve", help="serve the simulator over HTTP")
@@ -160,10 +165,16 @@ def _store_path(path: Path | None) -> Path:
     return target
 
 
+def _store_target(path: Path | None) -> str | Path:
+    """`DATABASE_URL` when set and no `--db` is given, else the local store's file."""
+    url = database_url_from_env()
+    return url if url and path is None else _store_path(path)
+
+
 @contextmanager
 def _store_for(path: Path | None) -> Iterator[Store]:
-    """Open the local store (default `CONDUCTOR_DB` or var/conductor.db)."""
-    with Store(_store_path(path)) as store:
+    """Open the store (`DATABASE_URL`, else `CONDUCTOR_DB` or var/conductor.db)."""
+    with open_store(_store_target(path)) as store:
         yield store
 
 
@@ -181,9 +192,11 @@ def cmd_seed(args: argparse.Namespace) -> int:
     """Seed the local store."""
     from store.seed import seed_store
 
-    target = _store_path(args.db)
+    target = _store_target(args.db)
     counts = seed_store(target, seed=args.seed)
-    out.print(f"seeded {target}: " + ", ".join(f"{k}={v}" for k, v in counts.items()))
+    out.print(
+        f"seeded {describe_target(target)}: " + ", ".join(f"{k}={v}" for k, v in counts.items())
+    )
     return 0
 
 
@@ -460,6 +473,7 @@ ASYNC_COMMANDS = {
     "resume": cmd_resume,
     "chaos": cmd_chaos,
     "eval": cmd_eval,
+    "recover": cmd_recover,
 }
 
 
@@ -498,7 +512,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     except httpx.HTTPError as exc:
         _error(f"error: {_http_failure(exc)}")
         return 2
-    except sqlite3.Error as exc:
+    except (sqlite3.Error, psycopg.Error) as exc:
         _error(f"error: database failure ({_databases(args)}): {exc}")
         return 2
     except OSError as exc:
@@ -519,7 +533,9 @@ def _http_failure(exc: httpx.HTTPError) -> str:
 
 def _databases(args: argparse.Namespace) -> str:
     """The database files a command uses, for an error message."""
-    names = [f"store {getattr(args, 'db', None) or store_path_from_env()}"]
+    url = database_url_from_env()
+    db = getattr(args, "db", None)
+    names = [f"store {describe_target(url) if url and db is None else db or store_path_from_env()}"]
     if hasattr(args, "checkpoints"):
         names.append(f"checkpoints {args.checkpoints or DEFAULT_CHECKPOINTS}")
     return ", ".join(names)

@@ -79,7 +79,11 @@ class ModelGateway:
         self._router = Router(settings.profile.retry, clock=clock, sleep=sleep, rng=self._rng)
         self._attempts = AttemptRunner(settings, clock=clock)
         self._endpoints = build_endpoints(settings.profile, clock)
-        self._cache = GatedCache(settings.cache_path) if settings.cache_enabled else None
+        self._cache = (
+            GatedCache(settings.cache_path, database_url=settings.cache_database_url)
+            if settings.cache_enabled
+            else None
+        )
         self._warned_agents: set[str] = set()
 
     @classmethod

@@ -20,6 +20,7 @@ TIER_RANK: dict[str, int] = {"small": 0, "large": 1}
 PROFILE_ENV = "CONDUCTOR_MODEL_PROFILE"
 MODELS_FILE_ENV = "CONDUCTOR_MODELS_FILE"
 CACHE_DB_ENV = "CONDUCTOR_CACHE_DB"
+DATABASE_URL_ENV = "DATABASE_URL"
 CACHE_ENV = "CONDUCTOR_CACHE"
 SECRETS_DIR_ENV = "CONDUCTOR_SECRETS_DIR"
 SECRET_ENV_PREFIX = "CONDUCTOR_SECRET_"
@@ -272,6 +273,12 @@ class GatewaySettings(BaseModel):
     agents: dict[str, AgentConfig] = Field(description="Agents known to the registry.")
     cache_path: Path = Field(default=DEFAULT_CACHE_PATH, description="SQLite response cache.")
     cache_enabled: bool = Field(default=True, description="False turns the cache off.")
+    cache_database_url: str | None = Field(
+        default=None,
+        repr=False,
+        exclude=True,
+        description="PostgreSQL URL of the response cache (DATABASE_URL); wins over cache_path.",
+    )
     secrets_dir: Path = Field(default=DEFAULT_SECRETS_DIR, description="One file per secret.")
     secret_env: dict[str, SecretStr] = Field(
         default_factory=dict,
@@ -286,8 +293,9 @@ class GatewaySettings(BaseModel):
 
         Reads `CONDUCTOR_MODEL_PROFILE` (default "sim"), `CONDUCTOR_MODELS_FILE` (default the
         checked-in `gateway/models.toml`), `CONDUCTOR_CACHE_DB` (default var/cache.db),
-        `CONDUCTOR_CACHE` ("off" disables the cache), `CONDUCTOR_SECRETS_DIR` (default
-        var/secrets), the placeholders the profile names (e.g.
+        `CONDUCTOR_CACHE` ("off" disables the cache), `DATABASE_URL` (the cache then lives in
+        that PostgreSQL database), `CONDUCTOR_SECRETS_DIR` (default var/secrets), the
+        placeholders the profile names (e.g.
         `CONDUCTOR_COMPATIBLE_BASE_URL`), `CONDUCTOR_STRUCTURED_OUTPUT` (the structured-output
         method of every endpoint of the profile, overriding `models.toml`), and
         `CONDUCTOR_SECRET_*` / `OPENAI_API_KEY`.
@@ -315,6 +323,7 @@ class GatewaySettings(BaseModel):
             agents=dict(registry.agents),
             cache_path=Path(env.get(CACHE_DB_ENV) or DEFAULT_CACHE_PATH),
             cache_enabled=env.get(CACHE_ENV, "on").strip().lower() not in ("off", "0", "false"),
+            cache_database_url=(env.get(DATABASE_URL_ENV) or "").strip() or None,
             secrets_dir=Path(env.get(SECRETS_DIR_ENV) or DEFAULT_SECRETS_DIR),
             secret_env=secret_env,
         )

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from store.db import Store
+from store.factory import store_from_env
 
 if TYPE_CHECKING:
     from gateway.gateway import ModelGateway
@@ -91,9 +92,8 @@ class Resources:
 
 
 def _open_store_from_env() -> Store:
-    path = store_path_from_env()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return Store(path)
+    """The store the env names: `DATABASE_URL` (PostgreSQL), else `CONDUCTOR_DB` (SQLite)."""
+    return store_from_env()
 
 
 def gateway_from_environment() -> ModelGateway:

@@ -1,4 +1,4 @@
-"""Conductor store package: the local SQLite store of customers, orders, refunds and runs."""
+"""Conductor store package: customers, orders, refunds and runs, in SQLite or PostgreSQL."""
 
 from store.db import Store
 from store.errors import (
@@ -10,6 +10,7 @@ from store.errors import (
     StoreError,
     UnknownOrder,
 )
+from store.factory import open_store, store_from_env
 from store.seed import seed_store
 
 __all__ = [
@@ -21,5 +22,7 @@ __all__ = [
     "Store",
     "StoreError",
     "UnknownOrder",
+    "open_store",
     "seed_store",
+    "store_from_env",
 ]

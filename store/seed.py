@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from state.schemas import CustomerFacts, OrderFacts
-from store.db import Store
+from store.factory import open_store
 
 
 class PinnedOrder(NamedTuple):
@@ -228,13 +228,13 @@ def build_orders(*, today: date, seed: int = 7) -> list[OrderFacts]:
 
 
 def seed_store(path: str | Path, *, today: date | None = None, seed: int = 7) -> dict[str, int]:
-    """Create or refresh the store at `path` with the seed customers and orders.
+    """Create or refresh the store at `path` (a file or a PostgreSQL URL) with the seed data.
 
     Idempotent: customers and orders are upserted (dates move with `today`); the refund
     ledger and the runs are never touched.
 
     Args:
-        path: The SQLite file of the store.
+        path: The SQLite file of the store, or a `postgresql://` URL.
         today: Day the order ages are counted back from; default `date.today()`.
         seed: Seed of the random orders.
 
@@ -243,7 +243,7 @@ def seed_store(path: str | Path, *, today: date | None = None, seed: int = 7) ->
     """
     customers = build_customers()
     orders = build_orders(today=today or date.today(), seed=seed)
-    with Store(path) as store:
+    with open_store(path) as store:
         store.upsert_customers(customers)
         store.upsert_orders(orders)
         return {

@@ -16,6 +16,7 @@ os.environ.setdefault("CONDUCTOR_LOG_FORMAT", "json")
 os.environ.setdefault("CONDUCTOR_LOG_LEVEL", "WARNING")
 
 from langgraph.checkpoint.memory import InMemorySaver  # noqa: E402
+from pg_cluster import create_database, postgres_cluster  # noqa: E402
 
 from gateway.gateway import ModelGateway  # noqa: E402
 from gateway.registry import GatewaySettings  # noqa: E402
@@ -38,6 +39,19 @@ def store(tmp_path: Path) -> Iterator[Store]:
     seed_store(path)
     with Store(path) as opened:
         yield opened
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """A throwaway PostgreSQL cluster for the session (started on first use, then removed)."""
+    with postgres_cluster() as url:
+        yield url
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> str:
+    """A fresh, empty database on the session's cluster."""
+    return create_database(postgres_server)
 
 
 @pytest.fixture
