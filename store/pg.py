@@ -40,6 +40,13 @@ _SCHEMA: tuple[str, ...] = (
     currency        {_TEXT} NOT NULL,
     issued_at       {_TEXT} NOT NULL
 )""",
+    f"""CREATE TABLE IF NOT EXISTS extractions (
+    idempotency_key {_TEXT} PRIMARY KEY,
+    document_id     {_TEXT} NOT NULL,
+    content_hash    {_TEXT} NOT NULL,
+    payload         {_TEXT} NOT NULL,
+    stored_at       {_TEXT} NOT NULL
+)""",
     f"""CREATE TABLE IF NOT EXISTS runs (
     thread_id  {_TEXT} PRIMARY KEY,
     graph      {_TEXT} NOT NULL,

@@ -160,6 +160,15 @@ def test_same_key_from_eight_threads_writes_one_row(store: Store) -> None:
     assert store.count_refunds() == 1
 
 
+def test_an_extraction_is_stored_once_per_key(store: Store) -> None:
+    payload = {"doc_type": "invoice", "entities": [{"kind": "date", "text": "2026-03-01"}]}
+    first, created = store.store_extraction("extraction:D-1:abc", "D-1", "abc", payload)
+    again, created_again = store.store_extraction("extraction:D-1:abc", "D-1", "abc", {})
+    assert (created, created_again) == (True, False)
+    assert again == first and again["payload"] == payload
+    assert store.count_extractions() == 1
+
+
 def test_runs_upsert_and_list(store: Store) -> None:
     store.upsert_run("th-1", "support", "T-001", "running")
     store.upsert_run("th-2", "documents", "D-001", "running")
