@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 from typing_extensions import TypedDict
 
 from graphs.build import build_graph
+from nodes.prompts import render_sections
 from nodes.resources import Resources
 from nodes.router import fanned_results
 from nodes.spec import Limits, Messages, ReviewSpec, State, SubtaskSpec, WorkflowSpec
@@ -69,7 +70,10 @@ def _pieces(state: State, limits: Limits) -> list[dict[str, Any]]:
 
 def _prompt(state: State, item: Mapping[str, Any] | None, limits: Limits) -> Messages:
     n = (item or {}).get("n")
-    return [("system", "Summarise the piece in one line."), ("user", f"<piece>{n}</piece>")]
+    return [
+        ("system", "Summarise the piece in one line."),
+        ("user", render_sections(document=f"piece {n}")),
+    ]
 
 
 def _output(state: State) -> dict[str, Any]:

@@ -341,7 +341,7 @@ async def run_bench(config: BenchConfig, workdir: Path | None = None) -> dict[st
     cal = calibration()
     kinds = tuple(k for k in CHECKPOINTERS if k != "postgres" or os.environ.get("DATABASE_URL"))
     with tempfile.TemporaryDirectory(prefix="conductor-bench-") as tmp:
-        bench = Bench(config, Path(workdir or tmp))
+        bench = Bench(config, Path(workdir) if workdir is not None else Path(tmp))
         try:
             await bench.warm_up()
             for rnd in range(config.rounds):

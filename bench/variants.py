@@ -141,7 +141,12 @@ class RawAsyncio:
     async def fan(self, schema: type[BaseModel], n: int) -> None:
         """`n` small-tier calls at once: the floor of an `n`-worker fan-out."""
         await asyncio.gather(
-            *(self._ask("small", schema, "Summarise the piece.", piece=k) for k in range(n))
+            *(
+                self._ask(
+                    "small", schema, "Summarise the piece in one line.", document=f"piece {k}"
+                )
+                for k in range(n)
+            )
         )
 
     async def handle(self, ticket: dict[str, Any], thread_id: str) -> str:

@@ -18,6 +18,7 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
+from bench.cli import add_bench_parser, cmd_bench
 from conductor_cli.checkpoints import DEFAULT_CHECKPOINTS, open_checkpointer
 from conductor_cli.workflows import WORKFLOWS, WorkflowEntry, workflow
 from nodes.resources import Resources, store_path_from_env
@@ -118,6 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"metrics written by `conductor run` (default {DEFAULT_METRICS_FILE})",
     )
     slo.add_argument("--json", action="store_true")
+
+    add_bench_parser(sub)
 
     sim = sub.add_parser("sim", help="the simulated OpenAI-compatible endpoint")
     sim_sub = sim.add_subparsers(dest="sim_command", required=True)
@@ -419,6 +422,7 @@ ASYNC_COMMANDS = {
     "resume": cmd_resume,
     "chaos": cmd_chaos,
     "eval": cmd_eval,
+    "bench": cmd_bench,
 }
 
 
