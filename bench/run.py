@@ -267,7 +267,7 @@ class Bench:
                     floors[size] = time.perf_counter() - started
                     async with checkpointer("sqlite", self._path("fan")) as saver:
                         graph.compile(saver)
-                        job = {"job_id": f"fan-{rnd}-{size}", "workers": size}
+                        job: dict[str, Any] = {"job_id": f"fan-{rnd}-{size}", "workers": size}
                         started = time.perf_counter()
                         status = await graph.handle(job, job["job_id"])
                         walls[size] = time.perf_counter() - started

@@ -115,7 +115,7 @@ class RawAsyncio:
                 base_url=SIM_BASE.format(tier=tier),
                 api_key="bench",
                 max_retries=0,
-                http_client=self._http,
+                http_client=self._http,  # type: ignore[arg-type]
             )
             for tier in ("small", "large")
         }
@@ -215,7 +215,7 @@ class PlainLangGraph:
             )
             for tier in ("small", "large")
         }
-        self._ask = {
+        self._ask: dict[tuple[str, type[BaseModel]], Any] = {
             (tier, schema): models[tier].with_structured_output(schema, method="json_schema")
             for tier in ("small", "large")
             for schema in (IntentClassification, TicketEntities, RefundDecision, ReplyDraft)

@@ -8,8 +8,9 @@ import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+from state.schemas import OrderFacts
 from store.db import Store
 from store.seed import seed_store
 
@@ -71,7 +72,7 @@ class Workload:
     def tickets(self, n: int, tag: str) -> list[dict[str, Any]]:
         """`n` fresh tickets (ids `tag-k`), cycling over the templates, each on a cloned order."""
         out: list[dict[str, Any]] = []
-        clones = []
+        clones: list[OrderFacts] = []
         for _ in range(n):
             template = self.templates[self._served % len(self.templates)]
             self._served += 1
@@ -81,7 +82,7 @@ class Workload:
             assert order is not None
             new_id = f"ORD-{self._next}"
             self._next += 1
-            clones.append({**order, "order_id": new_id})
+            clones.append(cast(OrderFacts, {**order, "order_id": new_id}))
             out.append(
                 {
                     **template,
