@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 2024
 DEV_FLAGS ?=
 
-.PHONY: install seed dev test lint format eval chaos clean
+.PHONY: install seed dev test lint format eval chaos bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,9 @@ eval: seed
 
 chaos: seed
 	$(BIN)/conductor chaos
+
+bench: seed
+	$(BIN)/conductor bench --json var/bench.json
 
 clean:
 	rm -rf var .langgraph_api .pytest_cache

@@ -19,6 +19,7 @@ import psycopg
 from rich.console import Console
 from rich.table import Table
 
+from bench.cli import add_bench_parser, cmd_bench
 from conductor_cli.checkpoints import DEFAULT_CHECKPOINTS, open_checkpointer
 from conductor_cli.server_recover import add_recover_parser, cmd_recover
 from conductor_cli.workflows import WORKFLOWS, WorkflowEntry, workflow
@@ -142,6 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     slo.add_argument("--json", action="store_true")
 
     add_recover_parser(sub)
+    add_bench_parser(sub)
 
     sim = sub.add_parser("sim", help="the simulated OpenAI-compatible endpoint")
     sim_sub = sim.add_subparsers(dest="sim_command", required=True)
@@ -474,6 +476,7 @@ ASYNC_COMMANDS = {
     "chaos": cmd_chaos,
     "eval": cmd_eval,
     "recover": cmd_recover,
+    "bench": cmd_bench,
 }
 
 

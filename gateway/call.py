@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -21,11 +22,20 @@ log = get_logger("conductor.gateway")
 
 @dataclass
 class EndpointState:
-    """One endpoint with its circuit breaker and (possibly shared) rate limiter."""
+    """One endpoint with its circuit breaker, (possibly shared) rate limiter and admission.
+
+    `admission` bounds the requests in flight to the endpoint (`max_in_flight`): a call
+    waits for a permit before its attempt starts, so that its timeout measures the
+    provider, not a queue of our own.
+    """
 
     config: EndpointConfig
     breaker: CircuitBreaker
     limiter: EndpointLimiter
+    admission: asyncio.Semaphore = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.admission = asyncio.Semaphore(self.config.max_in_flight)
 
     @property
     def name(self) -> str:
@@ -53,6 +63,8 @@ class CallState:
     counted_open: set[str] = field(default_factory=set)
     last_failure: tuple[str, str] | None = None
     backed_off_at: int = -1
+    queued_s: float = 0.0
+    """Time spent waiting for admission permits (not the provider's time)."""
 
     @property
     def min_attempt_s(self) -> float:

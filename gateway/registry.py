@@ -69,6 +69,14 @@ class EndpointConfig(_Frozen):
     rps: float | None = Field(default=None, gt=0, description="Requests per second; none: no cap.")
     tpm: int | None = Field(default=None, gt=0, description="Tokens per minute; none: no cap.")
     timeout_s: float = Field(default=60.0, gt=0, description="HTTP timeout of one request.")
+    max_in_flight: int = Field(
+        default=64,
+        ge=1,
+        description=(
+            "Admission control: requests sent to this endpoint at once; more wait for a permit "
+            "(within the agent's whole-call budget) before their timeout starts."
+        ),
+    )
     breaker: BreakerSettings = BreakerSettings()
     credential: str = Field(
         pattern=_REF_PATTERN, description="Credential reference for callers with no own key."

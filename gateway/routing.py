@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -70,11 +71,16 @@ class Router:
                 continue
             await self.backoff(call, endpoint)
             model = await clients.structured(call, endpoint.config)
-            permit = self.admit(call, endpoint)
-            if permit is None:
-                continue  # the waits used the budget up, or the slot went: choose again
-            call.attempts += 1
-            outcome = await attempts.run(call, endpoint, model, permit)
+            if not await self.enter(call, endpoint):
+                raise self.queue_full(call, endpoint)
+            try:
+                permit = self.admit(call, endpoint)
+                if permit is None:
+                    continue  # the waits used the budget up, or the slot went: choose again
+                call.attempts += 1
+                outcome = await attempts.run(call, endpoint, model, permit)
+            finally:
+                endpoint.admission.release()
             if isinstance(outcome, ModelResult):
                 return outcome
             call.last_failure = (outcome.endpoint, outcome.cause)
@@ -96,9 +102,9 @@ class Router:
         """
         left = call.deadline - self._clock()
         reasons: dict[str, str] = {}
-        best_by_tier: list[tuple[tuple[bool, float], EndpointState, float]] = []
+        best_by_tier: list[tuple[tuple[bool, float, bool], EndpointState, float]] = []
         for tier in tiers_in_order(route):
-            best: tuple[tuple[bool, float], EndpointState, float] | None = None
+            best: tuple[tuple[bool, float, bool], EndpointState, float] | None = None
             for endpoint in route:
                 if endpoint.config.tier != tier:
                     continue
@@ -122,7 +128,7 @@ class Router:
                         else f"no time left of the {call.agent_config.total_budget_s:g} s budget"
                     )
                     continue
-                rank = (endpoint.name in call.failed, wait)
+                rank = (endpoint.name in call.failed, wait, endpoint.admission.locked())
                 if best is None or rank < best[0]:
                     best = (rank, endpoint, wait)
             if best is not None:
@@ -132,6 +138,46 @@ class Router:
         if best_by_tier:
             return best_by_tier[0][1], best_by_tier[0][2]
         return reasons
+
+    async def enter(self, call: CallState, endpoint: EndpointState) -> bool:
+        """Take one of the endpoint's in-flight permits, waiting at most the budget left.
+
+        A wait here is our own queue, never the provider's time: it gets a budget of its own
+        (the agent's whole-call budget, over all the call's waits), it moves the call's
+        deadline back by as long as it lasted, and the attempt's timeout starts only once the
+        permit is held. It never counts as a failure, for the breaker or the retries.
+
+        Returns:
+            False when no permit came within the queue's budget.
+        """
+        gate = endpoint.admission
+        if not gate.locked():
+            await gate.acquire()  # free: returns at once
+            return True
+        queued = self._clock()
+        left = call.agent_config.total_budget_s - call.queued_s
+        if left <= 0:
+            return False
+        try:
+            async with asyncio.timeout(left):
+                await gate.acquire()
+        except TimeoutError:
+            return False
+        finally:
+            waited = self._clock() - queued
+            call.queued_s += waited
+            call.deadline += waited
+        return True
+
+    def queue_full(self, call: CallState, endpoint: EndpointState) -> GatewayError:
+        """The error of a call that waited its whole budget for an in-flight permit."""
+        MODEL_CALLS.labels(endpoint=endpoint.name, outcome="queue_full").inc()
+        reason = (
+            f"{endpoint.config.max_in_flight} requests in flight; no permit within the "
+            f"{call.agent_config.total_budget_s:g} s budget (waited {call.queued_s:.2f} s)"
+        )
+        log.warning("model_queue_full", agent=call.agent, endpoint=endpoint.name, reason=reason)
+        return ProviderUnavailable(call.requested_tier, {endpoint.name: reason})
 
     def admit(self, call: CallState, endpoint: EndpointState) -> Permit | None:
         """Take a breaker permit and the bucket's tokens for one attempt, or None (choose again).

@@ -22,8 +22,9 @@ STORE_RETRY = RetryPolicy(
 )
 """Tool and action nodes retry only a locked or busy database; nothing else is retried."""
 
-NODE_GUARD_FACTOR = 1.5
-"""A worker node's outer timeout is this many times its agent's whole-call budget."""
+NODE_GUARD_FACTOR = 2.5
+"""A worker node's outer timeout is this many times its agent's whole-call budget: one budget
+for the calls, one for waiting on the gateway's admission permits, and half of one to spare."""
 
 DEFAULT_NODE_TIMEOUT_S = 60.0
 """The outer guard of an agent the registry does not know (tools, tests with fakes)."""

@@ -73,6 +73,7 @@ class Simulator:
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+        latency_s: float = 0.0,
     ) -> None:
         """Create a simulator.
 
@@ -82,8 +83,16 @@ class Simulator:
             models: Model ids listed by `/v1/models`.
             clock: Monotonic clock (seconds) used to detect early retries after a 429.
             wall_clock: Unix time for the `created` field.
-            sleep: Coroutine function used for hangs.
+            sleep: Coroutine function used for hangs and the added latency.
+            latency_s: Fixed delay before every answer (a provider's service time), e.g.
+                0.05 for benchmarks; none by default.
+
+        Raises:
+            ValueError: When `latency_s` is negative.
         """
+        if latency_s < 0:
+            raise ValueError(f"latency_s={latency_s!r}: must be >= 0 seconds")
+        self.latency_s = latency_s
         self.models = models
         self._faults = faults or FaultSpec()
         self._error_model = error_model or ErrorModel()
@@ -148,6 +157,8 @@ class Simulator:
         Returns:
             The response to send.
         """
+        if self.latency_s > 0:
+            await self._sleep(self.latency_s)
         try:
             request = parse_request(payload)
         except RequestError as exc:
