@@ -10,7 +10,7 @@ from langgraph.types import RetryPolicy, TimeoutPolicy
 
 from nodes.action import make_action_node
 from nodes.agent import make_agent_node, make_tool_node, record_worker_crash
-from nodes.escalation import make_review_node, park_run
+from nodes.escalation import make_park_node, make_review_node
 from nodes.finalize import make_finalize_node
 from nodes.intake import make_intake_node
 from nodes.resources import Resources
@@ -61,18 +61,27 @@ def build_graph(
         input_schema=spec.input_schema,
         output_schema=spec.output_schema,
     )
-    builder.add_node(make_intake_node(spec, opened or (lambda raw: {})))
-    agents = [s.agent for s in spec.subtasks]
-    actions = [a.name for a in spec.actions]
-    builder.add_node(
+    # Every node that runs alone takes the supervisor's step itself and may route anywhere
+    # the supervisor may; workers of a parallel fan-out join at `supervise`.
+    routes = (
+        *(s.agent for s in spec.subtasks),
+        *(a.name for a in spec.actions),
+        *CORE_TARGETS,
         "supervise",
-        make_supervise_node(spec, resources),
-        destinations=(*agents, *actions, *CORE_TARGETS),
     )
+    builder.add_node(
+        "accept_input",
+        make_intake_node(spec, resources, opened or (lambda raw: {})),
+        destinations=routes,
+    )
+    builder.add_node("supervise", make_supervise_node(spec, resources), destinations=routes)
     for subtask in spec.subtasks:
         if subtask.is_tool:
             builder.add_node(
-                subtask.agent, make_tool_node(subtask, resources), retry_policy=STORE_RETRY
+                subtask.agent,
+                make_tool_node(spec, subtask, resources),
+                retry_policy=STORE_RETRY,
+                destinations=routes,
             )
         else:
             # No RetryPolicy: the gateway alone retries a call (429s with Retry-After,
@@ -80,21 +89,22 @@ def build_graph(
             guard = NODE_GUARD_FACTOR * budgets.get(subtask.agent, DEFAULT_NODE_TIMEOUT_S)
             builder.add_node(
                 subtask.agent,
-                make_agent_node(subtask, resources),
+                make_agent_node(spec, subtask, resources),
                 timeout=TimeoutPolicy(run_timeout=guard),
                 error_handler=record_worker_crash,
+                destinations=routes,
             )
-        builder.add_edge(subtask.agent, "supervise")
     for action in spec.actions:
-        builder.add_node(action.name, make_action_node(action, resources), retry_policy=STORE_RETRY)
-        builder.add_edge(action.name, "supervise")
-    builder.add_node(make_review_node(spec))
-    builder.add_node(park_run)
+        builder.add_node(
+            action.name,
+            make_action_node(spec, action, resources),
+            retry_policy=STORE_RETRY,
+            destinations=routes,
+        )
+    builder.add_node("escalate_to_human", make_review_node(spec, resources), destinations=routes)
+    builder.add_node("park_run", make_park_node(spec, resources), destinations=routes)
     builder.add_node(make_finalize_node(spec))
     builder.add_edge(START, "accept_input")
-    builder.add_edge("accept_input", "supervise")
-    for name in ("escalate_to_human", "park_run"):
-        builder.add_edge(name, "supervise")
     builder.add_edge("finalize_run", END)
     return builder
 

@@ -7,7 +7,7 @@ supervisor's gate pass decides whether it enters the results.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Literal
 
 import structlog
@@ -19,14 +19,15 @@ from langgraph.types import Command
 from gateway.errors import GatewayError, ModelCallFailed, ProviderUnavailable
 from nodes.common import bump_version, run_log_context, versioned
 from nodes.resources import Resources
-from nodes.spec import SubtaskSpec
+from nodes.spec import SubtaskSpec, WorkflowSpec
+from nodes.supervise import route_after
 from state.base import AgentTask, Proposal
 from telemetry.logging import get_logger
 from telemetry.metrics import AGENT_ERRORS, AGENT_EXECUTION_SECONDS
 
 log = get_logger("conductor.workers")
 
-Node = Callable[..., Awaitable[dict[str, Any]]]
+Node = Callable[..., Awaitable[Any]]
 
 
 def proposal_update(
@@ -72,7 +73,40 @@ def to_messages(pairs: list[tuple[str, str]] | list[list[str]]) -> list[BaseMess
     return [kinds[role](content) for role, content in pairs]
 
 
-def make_agent_node(subtask: SubtaskSpec, resources: Resources) -> Node:
+def task_of(node_input: Mapping[str, Any]) -> AgentTask:
+    """A worker's task: its `Send` payload, or (dispatched alone) the state's `dispatch`."""
+    if "plan" in node_input:
+        task: AgentTask = node_input["dispatch"]
+        return task
+    return node_input  # type: ignore[return-value]
+
+
+def worker_node(
+    spec: WorkflowSpec,
+    resources: Resources,
+    work: Callable[[AgentTask, Any], Awaitable[dict[str, Any]]],
+    name: str,
+    doc: str,
+) -> Node:
+    """A worker node: do the work, then join at `supervise` or, dispatched alone, route on.
+
+    A worker dispatched alone receives the run's state and ends with the supervisor's step
+    (`route_after`: gates, then the route), so no superstep is spent on a join; one of a
+    parallel fan-out receives its `Send` payload and hands over to `supervise`.
+    """
+
+    async def node(state: dict[str, Any], runtime: Runtime[Any]) -> Command[Any]:
+        update = await work(task_of(state), runtime.context)
+        if "plan" in state:
+            return await route_after(state, update, spec, resources, runtime.context)
+        return Command(goto="supervise", update=update)
+
+    node.__name__ = node.__qualname__ = name
+    node.__doc__ = doc
+    return versioned(node)
+
+
+def make_agent_node(spec: WorkflowSpec, subtask: SubtaskSpec, resources: Resources) -> Node:
     """Build the node of a model subtask: one gateway call for the subtask's output schema.
 
     Gateway failures are recorded, not raised: an unavailable tier parks the run, any
@@ -81,7 +115,7 @@ def make_agent_node(subtask: SubtaskSpec, resources: Resources) -> Node:
     schema = subtask.output
     assert schema is not None  # checked by WorkflowSpec.validate
 
-    async def call_agent(task: AgentTask) -> dict[str, Any]:
+    async def call_agent(task: AgentTask, context: Any) -> dict[str, Any]:
         agent, tier = task["agent"], task["tier"]
         started = time.perf_counter()
         with structlog.contextvars.bound_contextvars(
@@ -126,33 +160,34 @@ def make_agent_node(subtask: SubtaskSpec, resources: Resources) -> Node:
             elapsed_ms=elapsed,
         )
 
-    call_agent.__name__ = call_agent.__qualname__ = subtask.agent
-    call_agent.__doc__ = f"Agent `{subtask.agent}`: subtask `{subtask.id}` of its workflow."
-    return versioned(call_agent)
+    doc = f"Agent `{subtask.agent}`: subtask `{subtask.id}` of its workflow."
+    return worker_node(spec, resources, call_agent, subtask.agent, doc)
 
 
-def make_tool_node(subtask: SubtaskSpec, resources: Resources) -> Node:
+def make_tool_node(spec: WorkflowSpec, subtask: SubtaskSpec, resources: Resources) -> Node:
     """Build the node of a tool subtask: the spec's coroutine over its input (no model)."""
     tool = subtask.tool
     assert tool is not None  # checked by WorkflowSpec.validate
 
-    async def run_tool(task: AgentTask, runtime: Runtime[Any]) -> dict[str, Any]:
+    async def run_tool(task: AgentTask, context: Any) -> dict[str, Any]:
         started = time.perf_counter()
-        output = await tool(resources, task["tool_input"] or {}, runtime.context)
+        output = await tool(resources, task["tool_input"] or {}, context)
         return proposal_update(task, output=output, elapsed_ms=_ms_since(started))
 
-    run_tool.__name__ = run_tool.__qualname__ = subtask.agent
-    run_tool.__doc__ = f"Tool `{subtask.agent}`: subtask `{subtask.id}` of its workflow."
-    return versioned(run_tool)
+    doc = f"Tool `{subtask.agent}`: subtask `{subtask.id}` of its workflow."
+    return worker_node(spec, resources, run_tool, subtask.agent, doc)
 
 
-async def record_worker_crash(task: AgentTask, error: NodeError) -> Command[Literal["supervise"]]:
+async def record_worker_crash(
+    node_input: dict[str, Any], error: NodeError
+) -> Command[Literal["supervise"]]:
     """Error handler of the workers: a crash or node timeout becomes a failed attempt in state.
 
     LangGraph runs the handler as a node of its own, with no edge out of it, so it routes
     to the supervisor itself; there the gate records the failure and the router retries or
     escalates as for any failed attempt.
     """
+    task = task_of(node_input)
     with structlog.contextvars.bound_contextvars(
         **run_log_context(error.node, agent=task["agent"], attempt=task["attempt"])
     ):

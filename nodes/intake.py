@@ -5,12 +5,16 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from langgraph.runtime import Runtime
+from langgraph.types import Command
 from pydantic import BaseModel, ValidationError
 
 from nodes.common import versioned
+from nodes.resources import Resources
 from nodes.spec import WorkflowSpec
+from nodes.supervise import route_after
 
-Node = Callable[..., Awaitable[dict[str, Any]]]
+Node = Callable[..., Awaitable[Any]]
 
 
 def describe_validation_error(exc: ValidationError, prefix: str = "ticket") -> str:
@@ -40,18 +44,21 @@ class ThreadInUseError(RuntimeError):
     """Input was sent on a thread whose run already started: one thread per input."""
 
 
-def make_intake_node(spec: WorkflowSpec, opened: Callable[[Any], dict[str, Any]]) -> Node:
+def make_intake_node(
+    spec: WorkflowSpec, resources: Resources, opened: Callable[[Any], dict[str, Any]]
+) -> Node:
     """Build `accept_input`: validate `state[spec.input_key]` and open the run, or reject it.
 
     Args:
         spec: The workflow.
+        resources: What the supervisor's step at the end of intake uses (the gateway's cache).
         opened: Output fields known at intake from the raw input (e.g. its id), for callers
             to read while the run is under way; given the raw input, whatever its type.
     """
     key = spec.input_key
 
-    async def accept_input(state: dict[str, Any]) -> dict[str, Any]:
-        """Validate the incoming input and open the run's state, or reject the input whole.
+    async def accept_input(state: dict[str, Any], runtime: Runtime[Any]) -> Command[Any]:
+        """Validate the incoming input, open the run's state and route it (or reject it).
 
         Raises:
             ThreadInUseError: When the thread's run already started or finished.
@@ -73,11 +80,13 @@ def make_intake_node(spec: WorkflowSpec, opened: Callable[[Any], dict[str, Any]]
         except TypeError as exc:
             message = str(exc)
         else:
-            return {**fields, key: parsed.model_dump(mode="json"), "status": "running"}
-        return {
+            opening = {**fields, key: parsed.model_dump(mode="json"), "status": "running"}
+            return await route_after(state, opening, spec, resources, runtime.context)
+        rejected = {
             **fields,
             "status": "rejected",
             "errors": [{"node": "accept_input", "kind": f"invalid_{key}", "message": message}],
         }
+        return await route_after(state, rejected, spec, resources, runtime.context)
 
     return versioned(accept_input)

@@ -15,7 +15,7 @@ from nodes.resources import Resources
 from nodes.router import Dispatch, Route, plan_for, retry_feedback, route_next_step
 from nodes.spec import Limits, State, WorkflowSpec
 from state.base import AgentTask
-from state.reducers import add_counts, merge_dicts
+from state.reducers import add_counts, add_usage, merge_dicts
 from telemetry.logging import get_logger
 from telemetry.metrics import ESCALATIONS
 
@@ -51,41 +51,85 @@ def agent_task(state: State, spec: WorkflowSpec, dispatch: Dispatch, limits: Lim
     }
 
 
+MERGED = frozenset({"results", "gates", "proposals", "attempts", "action_results", "timings"})
+"""Channels whose reducer merges maps (`state.reducers.merge_dicts`)."""
+
+
 def apply_writes(state: State, update: Mapping[str, Any]) -> dict[str, Any]:
-    """The state as the router should see it once this node's writes land (reducers applied)."""
+    """The state as the router should see it once these writes land (reducers applied)."""
     view = dict(state)
-    for key in ("results", "gates"):
-        if key in update:
-            view[key] = merge_dicts(view.get(key), update[key])
-    if "failures" in update:
-        view["failures"] = add_counts(view.get("failures"), update["failures"])
-    for key in ("plan", "schema_version", "action_results", "parks"):
-        if key in update:
-            view[key] = update[key]
+    for key, value in update.items():
+        if key in MERGED:
+            view[key] = merge_dicts(view.get(key), value)
+        elif key == "failures":
+            view[key] = add_counts(view.get(key), value)
+        elif key in ("errors", "actions"):
+            view[key] = [*(view.get(key) or []), *value]
+        elif key == "usage":
+            view[key] = add_usage(view.get(key), value)
+        elif key != "version":
+            view[key] = value
     return view
+
+
+def combine(first: Mapping[str, Any], then: Mapping[str, Any]) -> dict[str, Any]:
+    """Two writes of one node as one: lists appended, counters added, maps merged."""
+    out = dict(first)
+    for key, value in then.items():
+        if key in out and isinstance(value, list):
+            out[key] = [*out[key], *value]
+        elif key == "failures":
+            out[key] = add_counts(out.get(key), value)
+        elif key in out and isinstance(value, dict) and isinstance(out[key], dict):
+            out[key] = {**out[key], **value}
+        else:
+            out[key] = value
+    return out
+
+
+async def route_after(
+    state: State,
+    writes: Mapping[str, Any],
+    spec: WorkflowSpec,
+    resources: Resources,
+    context: Any,
+) -> Command[Any]:
+    """The supervisor's step on `state` once a node's own `writes` land: gates, then route.
+
+    Every node that runs alone (intake, a lone worker, an action, a review, a park) ends
+    with this step instead of handing over to the `supervise` node, so that the supervisor
+    costs no superstep of its own there; only a parallel fan-out joins at `supervise`. The
+    step is the same either way: migrate, judge fresh proposals at their gates, route.
+
+    Returns:
+        The `Command` carrying the node's writes, the gate pass's, and the route.
+    """
+    limits = spec.limits(context)
+    view, update = migrate_state(state, spec.schema_version, spec.migrations)
+    update = combine(update, writes)
+    view = apply_writes(view, writes)
+    gated = await judge_proposals(view, spec, limits.settings, resources)
+    update = combine(update, gated)
+    view = apply_writes(view, gated)
+    if spec.progress is not None:
+        update.update(spec.progress(view))
+    route = route_next_step(view, spec, limits)
+    if route.kind == "plan":
+        update["plan"] = plan_for(view, spec, limits)
+        view = apply_writes(view, update)
+        route = route_next_step(view, spec, limits)
+    _log(route)
+    return _command(route, view, spec, limits, update)
 
 
 def make_supervise_node(
     spec: WorkflowSpec, resources: Resources
 ) -> Callable[..., Awaitable[Command[Any]]]:
-    """Build the supervisor of `spec`: gate pass, route, and the `Command` that carries it out."""
-    action_nodes = {action.name for action in spec.actions}
+    """Build `supervise`, where parallel workers join: gate pass, route, and its `Command`."""
 
     async def supervise(state: dict[str, Any], runtime: Runtime[Any]) -> Command[Any]:
         """Judge fresh proposals, then plan, dispatch, escalate, park, act or finalize."""
-        limits = spec.limits(runtime.context)
-        view, update = migrate_state(state, spec.schema_version, spec.migrations)
-        update.update(await judge_proposals(view, spec, limits.settings, resources))
-        view = apply_writes(view, update)
-        if spec.progress is not None:
-            update.update(spec.progress(view))
-        route = route_next_step(view, spec, limits)
-        if route.kind == "plan":
-            update["plan"] = plan_for(view, spec, limits)
-            view = apply_writes(view, update)
-            route = route_next_step(view, spec, limits)
-        _log(route)
-        return _command(route, view, spec, limits, update, action_nodes)
+        return await route_after(state, {}, spec, resources, runtime.context)
 
     return versioned(supervise)
 
@@ -96,11 +140,17 @@ def _command(
     spec: WorkflowSpec,
     limits: Limits,
     update: dict[str, Any],
-    action_nodes: set[str],
 ) -> Command[Any]:
     if route.kind == "dispatch":
-        sends = [Send(d.agent, agent_task(view, spec, d, limits)) for d in route.dispatches]
-        return Command(goto=sends, update={**update, "status": "running"})
+        tasks = [agent_task(view, spec, d, limits) for d in route.dispatches]
+        if len(tasks) == 1:
+            # A lone worker reads its task from state and routes on when done (no join).
+            (task,) = tasks
+            return Command(
+                goto=task["agent"], update={**update, "status": "running", "dispatch": task}
+            )
+        sends = [Send(task["agent"], task) for task in tasks]
+        return Command(goto=sends, update={**update, "status": "running", "dispatch": None})
     if route.kind == "escalate":
         ESCALATIONS.labels(reason=route.reason or "unknown").inc()
         escalation = {"reason": route.reason, "detail": route.detail}
@@ -117,7 +167,7 @@ def _command(
         parked = {"reason": route.reason, **route.detail}
         return Command(goto="park_run", update={**update, "status": "parked", "parked": parked})
     if route.kind == "act":
-        assert route.action in action_nodes
+        assert route.action is not None
         return Command(goto=route.action, update=update)
     return Command(goto="finalize_run", update=update)
 

@@ -107,6 +107,7 @@ class BaseState(TypedDict, total=False):
     usage: Annotated[dict[str, Any], add_usage]
     timings: Annotated[dict[str, float], merge_dicts]
     escalation_reason: str | None
+    dispatch: AgentTask | None  # the task of a worker dispatched alone (no Send, no join)
 
 
 @dataclass(kw_only=True)

@@ -35,7 +35,13 @@ def test_the_snapshot_shows_every_route_of_the_supervisor() -> None:
     stored = SNAPSHOT.read_text(encoding="utf-8")
     workers = [s.agent for s in SUPPORT.subtasks]
     targets = [*workers, *(a.name for a in SUPPORT.actions)]
-    for target in (*targets, "escalate_to_human", "park_run", "finalize_run"):
+    routes = (*targets, "escalate_to_human", "park_run", "finalize_run")
+    for target in routes:
         assert f"supervise -.-> {target};" in stored, target
+    # A node that runs alone takes the supervisor's step itself: it may route anywhere the
+    # supervisor may, and to `supervise` (where a parallel fan-out joins).
     for node in (*targets, "escalate_to_human", "park_run", "accept_input"):
-        assert f"{node} --> supervise;" in stored, node
+        assert f"{node} -.-> supervise;" in stored, node
+        for target in routes:
+            if target != node:
+                assert f"{node} -.-> {target};" in stored, (node, target)

@@ -46,7 +46,7 @@ async def test_interrupt_state_history_and_resume(dev_server: str) -> None:
 
     history = await client.threads.get_history(tid, limit=100)
     steps = [h["metadata"].get("step") for h in history]
-    assert len(history) >= 8 and steps == sorted(steps, reverse=True)
+    assert len(history) >= 6 and steps == sorted(steps, reverse=True)
     versions = [h["values"].get("version", 0) for h in history]
     assert versions == sorted(versions, reverse=True)
 
@@ -67,6 +67,8 @@ async def test_streams_node_updates(dev_server: str) -> None:
     ):
         if part.event == "updates" and isinstance(part.data, dict):
             nodes.extend(part.data)
-    assert nodes[:2] == ["accept_input", "supervise"]
+    assert nodes[0] == "accept_input"
+    # Intake routes itself: the classifier and the extractor start in the next step.
+    assert set(nodes[1:3]) == {"classify_intent", "extract_entities"}
     assert {"classify_intent", "extract_entities", "gather_context", "draft_reply"} <= set(nodes)
     assert nodes[-1] == "finalize_run"
