@@ -63,10 +63,32 @@ def build_parser() -> argparse.ArgumentParser:
     seed.add_argument("--db", type=Path, default=None)
     seed.add_argument("--seed", type=int, default=7)
 
-    run = sub.add_parser("run", help="run a batch of tickets or documents through a workflow")
+    run = sub.add_parser(
+        "run",
+        help="run a batch of tickets or documents through a workflow (resumable)",
+        description="Run a batch. Each result line is appended to OUT (and fsynced) when its "
+        "item finishes, so OUT follows completion order; each line names its input `line`. "
+        "Running the same batch again resumes it: finished items are re-emitted from their "
+        "checkpoints without a model call, interrupted ones continue, new ones start, and a "
+        "line already in OUT is not written twice. Exit 0 when every input line is accounted "
+        "for in OUT.",
+    )
     run.add_argument("graph", choices=sorted(WORKFLOWS))
     run.add_argument("input", type=Path, help="JSONL file, one input object per line")
-    run.add_argument("--out", type=Path, required=True, help="JSONL file of results")
+    run.add_argument(
+        "--out", type=Path, required=True, help="JSONL file of results (completion order)"
+    )
+    run.add_argument(
+        "--resume",
+        action="store_true",
+        help="first print what the run will do (finished to re-emit, interrupted, new)",
+    )
+    run.add_argument(
+        "--batch", default=None, help="batch id (default: from the input's path and content)"
+    )
+    run.add_argument(
+        "--create", action="store_true", help="accept a store that does not exist or is empty"
+    )
     run.add_argument("--concurrency", type=int, default=4)
     run.add_argument("--faults", default=None, help="simulator faults, e.g. error_rate=0.2,seed=1")
     run.add_argument(
@@ -79,6 +101,14 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"where the run's metrics are written at the end (default {DEFAULT_METRICS_FILE})",
     )
     _add_store_args(run)
+
+    runs = sub.add_parser("runs", help="list CLI runs (threads) by state")
+    runs.add_argument("--status", default=None, help="only runs with this status, e.g. running")
+    runs.add_argument("--json", action="store_true")
+    _add_store_args(runs)
+
+    recover = sub.add_parser("recover", help="finish every run a crash left `running`")
+    _add_store_args(recover)
 
     esc = sub.add_parser("escalations", help="list runs waiting on a reviewer")
     esc.add_argument("--json", action="store_true", help="print the review packets as JSON")
@@ -170,7 +200,7 @@ def cmd_seed(args: argparse.Namespace) -> int:
 
 async def cmd_run(args: argparse.Namespace) -> int:
     """Run a batch; exit 0 when every input line is accounted for in OUT."""
-    from conductor_cli.batch import run_batch, summary_table
+    from conductor_cli.batch import plan_batch, run_batch, summary_table
     from simulator.engine import get_default_simulator
     from simulator.faults import FaultSpec
     from telemetry.metrics import render_latest, start_metrics_server
@@ -185,6 +215,15 @@ async def cmd_run(args: argparse.Namespace) -> int:
         _error(f"output is a directory: {args.out}")
         return 2
     faults = FaultSpec.parse(args.faults) if args.faults is not None else None
+    from conductor_cli.durable import valid_batch_id
+    from conductor_cli.recovery import store_problem
+
+    batch_id = valid_batch_id(args.batch) if args.batch is not None else None
+    entry = workflow(args.graph)
+    problem = store_problem(_store_path(args.db), entry, create=args.create)
+    if problem:
+        _error(problem)
+        return 2
     gateway = build_gateway()  # the workers' gateway; a bad model profile fails here
     if faults is not None and gateway.settings.cache_enabled:
         # A fault-injection run reaches the simulator on every call and leaves no answers
@@ -204,10 +243,12 @@ async def cmd_run(args: argparse.Namespace) -> int:
         if args.metrics_port is not None:
             server, _ = start_metrics_server(args.metrics_port)
             console.print(f"metrics on http://127.0.0.1:{server.server_port}/metrics")
-        entry = workflow(args.graph)
         with _store_for(args.db) as store:
             async with open_checkpointer(args.checkpoints) as saver:
                 graph = _compile(entry, saver, Resources(gateway=gateway, store=store))
+                plan = await plan_batch(entry, graph, args.input, args.out, batch_id=batch_id)
+                if args.resume:
+                    out.print(plan.describe(), soft_wrap=True)
                 result = await run_batch(
                     entry,
                     graph,
@@ -217,15 +258,56 @@ async def cmd_run(args: argparse.Namespace) -> int:
                     concurrency=args.concurrency,
                     profile=gateway.settings.profile_name,
                     console=console,
+                    callbacks=args.callbacks,
+                    plan=plan,
                 )
             title = f"{entry.name} batch: {args.input}"
             out.print(summary_table(entry, result, store, title=title))
     finally:
         await gateway.aclose()
-    out.print(f"wrote {len(result.records)} results to {args.out}")
+    if result.restarted_out:
+        _error(f"{args.out} held another batch's results: started afresh", style="yellow")
+    out.print(
+        f"wrote {result.written} results to {args.out}; "
+        f"{len(result.records)} of {result.lines} input lines accounted for "
+        f"(batch {result.batch_id})",
+        soft_wrap=True,
+    )
     args.metrics_file.parent.mkdir(parents=True, exist_ok=True)
     args.metrics_file.write_bytes(render_latest())
-    return 0 if len(result.records) == result.lines else 1
+    return 0 if result.complete else 1
+
+
+async def cmd_runs(args: argparse.Namespace) -> int:
+    """List CLI runs by state."""
+    from conductor_cli.recovery import runs_table
+
+    with _store_for(args.db) as store:
+        rows = store.list_runs(None, args.status)
+    if args.json:
+        out.print_json(json.dumps(rows, default=str))
+    else:
+        out.print(runs_table(rows, args.status))
+    return 0
+
+
+async def cmd_recover(args: argparse.Namespace) -> int:
+    """Finish every run a crash left `running`; 1 when one of them could not be finished."""
+    from conductor_cli.recovery import recover_all
+
+    gateway = build_gateway()
+    try:
+        with _store_for(args.db) as store:
+            async with open_checkpointer(args.checkpoints) as saver:
+                graphs = _graphs(saver, Resources(gateway=gateway, store=store))
+                entries = {name: workflow(name) for name in graphs}
+                done = await recover_all(entries, graphs, store, args.callbacks)
+    finally:
+        await gateway.aclose()
+    for run, status in done:
+        out.print(f"{run['thread_id']} ({run['item_id']}): {status}", soft_wrap=True)
+    out.print(f"recovered {len(done)} run(s) left running")
+    return 1 if any(status.startswith("error") for _, status in done) else 0
 
 
 async def cmd_escalations(args: argparse.Namespace) -> int:
@@ -281,10 +363,15 @@ async def cmd_resume(args: argparse.Namespace) -> int:
             async with open_checkpointer(args.checkpoints) as saver:
                 graphs = _graphs(saver, Resources(gateway=gateway, store=store))
                 if args.parked:
-                    return await _resume_parked(graphs, store)
+                    return await _resume_parked(graphs, store, args.callbacks)
                 try:
                     state = await resume_thread(
-                        graphs, store, args.thread_id, payload, kind="review"
+                        graphs,
+                        store,
+                        args.thread_id,
+                        payload,
+                        kind="review",
+                        callbacks=args.callbacks,
                     )
                 except LookupError as exc:
                     _error(str(exc))
@@ -308,7 +395,9 @@ async def cmd_resume(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _resume_parked(graphs: dict[str, Any], store: Store) -> int:
+async def _resume_parked(
+    graphs: dict[str, Any], store: Store, callbacks: list[Any] | None = None
+) -> int:
     """Resume every parked run once, and report what became of each.
 
     The circuit breakers that parked these runs lived in the memory of the process that ran
@@ -327,7 +416,9 @@ async def _resume_parked(graphs: dict[str, Any], store: Store) -> int:
     for row in await list_waiting(graphs, store, "parked"):
         thread_id = row["thread_id"]
         try:
-            state = await resume_thread(graphs, store, thread_id, {"retry": True}, kind="parked")
+            state = await resume_thread(
+                graphs, store, thread_id, {"retry": True}, kind="parked", callbacks=callbacks
+            )
         except LookupError as exc:  # resumed meanwhile by someone else: not ours to count
             _error(f"{thread_id}: skipped: {exc}", style="yellow")
             continue
@@ -415,6 +506,8 @@ def cmd_sim(args: argparse.Namespace) -> int:
 
 ASYNC_COMMANDS = {
     "run": cmd_run,
+    "runs": cmd_runs,
+    "recover": cmd_recover,
     "escalations": cmd_escalations,
     "resume": cmd_resume,
     "chaos": cmd_chaos,
@@ -442,7 +535,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
+    from conductor_cli.crashpoints import crash_callbacks_from_env
+
     try:
+        args.callbacks = crash_callbacks_from_env()  # test-only crash points, read once here
         if args.command in ASYNC_COMMANDS:
             return int(asyncio.run(ASYNC_COMMANDS[args.command](args)))
         if args.command == "seed":
