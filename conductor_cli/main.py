@@ -220,10 +220,6 @@ async def cmd_run(args: argparse.Namespace) -> int:
 
     batch_id = valid_batch_id(args.batch) if args.batch is not None else None
     entry = workflow(args.graph)
-    problem = store_problem(_store_path(args.db), entry, create=args.create)
-    if problem:
-        _error(problem)
-        return 2
     gateway = build_gateway()  # the workers' gateway; a bad model profile fails here
     if faults is not None and gateway.settings.cache_enabled:
         # A fault-injection run reaches the simulator on every call and leaves no answers
@@ -237,6 +233,10 @@ async def cmd_run(args: argparse.Namespace) -> int:
                 pass
         except OSError as exc:
             _error(f"error: cannot write the output file: {_os_failure(exc)}")
+            return 2
+        problem = store_problem(_store_path(args.db), entry, create=args.create)
+        if problem:
+            _error(problem)
             return 2
         if faults is not None:
             get_default_simulator().set_faults(faults)
