@@ -565,3 +565,48 @@ def test_batch_edges_bad_bytes_deep_json_duplicates_and_the_store(cli: Cli) -> N
 
     code, stdout, _ = cli("runs", "--status", "running", "--json")
     assert code == 0 and json.loads(stdout) == []
+
+
+def test_two_runs_of_one_ticket_report_the_same_refund(cli: Cli) -> None:
+    """A refund under the ticket's own key is its own: issued (replayed), never 'prior'."""
+    cli.sim.set_error_model(ErrorModel.ideal())
+    cli.seed()
+    first = write_subset(cli.tmp / "a.jsonl", ["T-001", "T-003"])
+    second = write_subset(cli.tmp / "b.jsonl", ["T-003", "T-001"])  # another batch
+
+    async def both() -> list[list[dict[str, Any]]]:
+        gateway = cli.new_gateway()
+        try:
+            async with open_checkpointer(cli.checkpoints) as saver:
+                with Store(cli.db) as store:
+                    entry = workflow("support")
+                    graph = make_builder(Resources(store=store, gateway=gateway)).compile(
+                        checkpointer=saver
+                    )
+                    results = await asyncio.gather(
+                        run_batch(entry, graph, store, first, cli.tmp / "a.out"),
+                        run_batch(entry, graph, store, second, cli.tmp / "b.out"),
+                    )
+                    # And a third batch, after the refunds are in the ledger.
+                    third = write_subset(cli.tmp / "c.jsonl", ["T-001"])
+                    later = await run_batch(entry, graph, store, third, cli.tmp / "c.out")
+        finally:
+            await gateway.aclose()
+        return [r.records for r in [*results, later]]
+
+    runs = asyncio.run(both())
+    ledger = {row["ticket_id"]: row["amount"] for row in cli.ledger()}
+    assert ledger == {"T-001": 35.0, "T-003": 42.5}
+    seen: dict[str, list[dict[str, Any]]] = {}
+    for records in runs:
+        for record in records:
+            seen.setdefault(record["ticket_id"], []).append(record)
+    for ticket_id, records in seen.items():
+        for record in records:
+            assert record["status"] == "resolved", record
+            assert record["refund"]["issued"] is True, record
+            assert record["refund"]["amount"] == ledger[ticket_id]
+            assert f"{ledger[ticket_id]:.2f}" in record["reply"]
+        assert sorted(r["refund"]["replayed"] for r in records) == [False] + [True] * (
+            len(records) - 1
+        ), records
