@@ -30,9 +30,15 @@ from langgraph.types import Durability
 RUN_DURABILITY: Durability = "sync"
 """Durability of CLI runs: each step's checkpoint is saved before the next step starts.
 
-Measured by `python -m conductor_cli.durability_cost` (README): sync costs little CPU per
-ticket over async, and rules out the async window in which a kill loses a step that
-already ran (and makes a resume redo its model calls).
+Why not "async" (LangGraph's default): it saves a step's checkpoint while the next step
+runs, so the ledger write can reach the disk before the checkpoint of the step that decided
+it; a kill then loses that step, and the resume redoes its work and its model calls. With
+"sync" the decision is on disk before the action starts. Neither mode can make the ledger
+write and the checkpoint one transaction; what makes them agree is the action's idempotency
+key (a replay finds its own record and reports it issued, `replayed: true`) and context
+gathering counting that record as the ticket's own refund. Sync bounds the replay to the
+tasks in flight. Its CPU cost per ticket is measured
+by `tests/crash/durability_cost.py` (README, "Batches, resume and recovery").
 """
 
 Phase = Literal["new", "interrupted", "finished"]
