@@ -610,3 +610,37 @@ def test_two_runs_of_one_ticket_report_the_same_refund(cli: Cli) -> None:
         assert sorted(r["refund"]["replayed"] for r in records) == [False] + [True] * (
             len(records) - 1
         ), records
+
+
+def test_recover_finishes_runs_a_crash_left_running(cli: Cli) -> None:
+    cli.sim.set_error_model(ErrorModel.ideal())
+    cli.seed()
+    tickets = write_subset(cli.tmp / "tickets.jsonl", ["T-001", "T-005"])
+    out = cli.tmp / "out.jsonl"
+    records = {r["ticket_id"]: r for r in cli.run(tickets, out)}
+    with Store(cli.db) as store:
+        runs = {run["item_id"]: run for run in store.list_runs("support")}
+        # Killed after T-001's last checkpoint, before its status and OUT line were written.
+        store.upsert_run(runs["T-001"]["thread_id"], "support", "T-001", "running")
+        # Recorded, never checkpointed: it starts from the input the runs table kept.
+        detail = {**runs["T-005"]["detail"], "input": read_tickets(tickets)[1], "line": 7}
+        store.upsert_run("support-manual-T-005", "support", "T-005", "running", detail)
+    out.write_text(
+        "".join(json.dumps(r) + "\n" for r in records.values() if r["ticket_id"] != "T-001")
+    )
+    code, stdout, _ = cli("runs", "--status", "running")
+    assert code == 0 and "runs (running): 2" in stdout
+    code, stdout, err = cli("recover")
+    assert code == 0, err
+    assert "recovered 2 run(s) left running" in stdout
+    with Store(cli.db) as store:
+        assert store.list_runs(None, "running") == []
+        assert store.get_run("support-manual-T-005")["status"] == "resolved"
+    lines = sorted((json.loads(x) for x in out.read_text().splitlines()), key=lambda r: r["line"])
+    assert [(r["line"], r["ticket_id"]) for r in lines] == [
+        (1, "T-001"),
+        (2, "T-005"),
+        (7, "T-005"),
+    ]
+    assert lines[0]["refund"] == records["T-001"]["refund"]
+    assert len(cli.ledger()) == 1
