@@ -120,6 +120,28 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+MAX_INPUT_DEPTH = 64
+"""Deepest nesting an input object may have: deeper JSON is refused at the edge (the
+checkpointer's serialiser and the gates would hit a recursion limit inside the run)."""
+
+
+def nesting_depth(value: Any) -> int:
+    """How deep lists and objects nest in a JSON value (a scalar is 0), without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        children = (
+            node.values() if isinstance(node, dict) else node if isinstance(node, list) else None
+        )
+        if children is None:
+            continue
+        deepest = max(deepest, depth)
+        if depth > MAX_INPUT_DEPTH:
+            break
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
 @dataclass
 class InputLine:
     """One non-blank line of a batch's input, parsed (or refused) before anything runs."""
@@ -169,6 +191,10 @@ def parse_input(entry: WorkflowEntry, data: bytes) -> list[InputLine]:
             continue
         if not isinstance(item, dict):
             reason = f"expected a JSON object, got {type(item).__name__}"
+            lines.append(InputLine(number, rejected=reason))
+            continue
+        if nesting_depth(item) > MAX_INPUT_DEPTH:
+            reason = f"JSON nested too deep (more than {MAX_INPUT_DEPTH} levels)"
             lines.append(InputLine(number, rejected=reason))
             continue
         raw_id = item.get(entry.id_field)
