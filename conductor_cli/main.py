@@ -201,6 +201,8 @@ def cmd_seed(args: argparse.Namespace) -> int:
 async def cmd_run(args: argparse.Namespace) -> int:
     """Run a batch; exit 0 when every input line is accounted for in OUT."""
     from conductor_cli.batch import plan_batch, run_batch, summary_table
+    from conductor_cli.durable import valid_batch_id
+    from conductor_cli.recovery import store_problem
     from simulator.engine import get_default_simulator
     from simulator.faults import FaultSpec
     from telemetry.metrics import render_latest, start_metrics_server
@@ -215,9 +217,6 @@ async def cmd_run(args: argparse.Namespace) -> int:
         _error(f"output is a directory: {args.out}")
         return 2
     faults = FaultSpec.parse(args.faults) if args.faults is not None else None
-    from conductor_cli.durable import valid_batch_id
-    from conductor_cli.recovery import store_problem
-
     batch_id = valid_batch_id(args.batch) if args.batch is not None else None
     entry = workflow(args.graph)
     gateway = build_gateway()  # the workers' gateway; a bad model profile fails here

@@ -92,6 +92,12 @@ async def main() -> None:
     base = statistics.median(cpu["async"])
     extra = (statistics.median(cpu["sync"]) - base) * 1000
     print(f"sync - async: {extra:+.2f} ms CPU per ticket ({extra / (base * 1000) * 100:+.1f}%)")
+    paired = sorted((s - a) * 1000 for s, a in zip(cpu["sync"], cpu["async"], strict=True))
+    quartiles = statistics.quantiles(paired, n=4) if len(paired) > 1 else [paired[0]] * 3
+    print(
+        f"sync - async, paired by round: median {statistics.median(paired):+.2f} ms, "
+        f"quartiles {quartiles[0]:+.2f} / {quartiles[2]:+.2f} ms"
+    )
 
 
 if __name__ == "__main__":
