@@ -21,7 +21,6 @@ from rich.table import Table
 
 from bench.cli import add_bench_parser, cmd_bench
 from conductor_cli.checkpoints import DEFAULT_CHECKPOINTS, open_checkpointer
-from conductor_cli.server_recover import add_recover_parser, cmd_recover
 from conductor_cli.workflows import WORKFLOWS, WorkflowEntry, workflow
 from nodes.resources import Resources, store_path_from_env
 from nodes.resources import gateway_from_environment as build_gateway
@@ -67,10 +66,32 @@ def build_parser() -> argparse.ArgumentParser:
     seed.add_argument("--db", type=Path, default=None)
     seed.add_argument("--seed", type=int, default=7)
 
-    run = sub.add_parser("run", help="run a batch of tickets or documents through a workflow")
+    run = sub.add_parser(
+        "run",
+        help="run a batch of tickets or documents through a workflow (resumable)",
+        description="Run a batch. Each result line is appended to OUT (and fsynced) when its "
+        "item finishes, so OUT follows completion order; each line names its input `line`. "
+        "Running the same batch again resumes it: finished items are re-emitted from their "
+        "checkpoints without a model call, interrupted ones continue, new ones start, and a "
+        "line already in OUT is not written twice. Exit 0 when every input line is accounted "
+        "for in OUT.",
+    )
     run.add_argument("graph", choices=sorted(WORKFLOWS))
     run.add_argument("input", type=Path, help="JSONL file, one input object per line")
-    run.add_argument("--out", type=Path, required=True, help="JSONL file of results")
+    run.add_argument(
+        "--out", type=Path, required=True, help="JSONL file of results (completion order)"
+    )
+    run.add_argument(
+        "--resume",
+        action="store_true",
+        help="first print what the run will do (finished to re-emit, interrupted, new)",
+    )
+    run.add_argument(
+        "--batch", default=None, help="batch id (default: from the input's path and content)"
+    )
+    run.add_argument(
+        "--create", action="store_true", help="accept a store that does not exist or is empty"
+    )
     run.add_argument("--concurrency", type=int, default=4)
     run.add_argument("--faults", default=None, help="simulator faults, e.g. error_rate=0.2,seed=1")
     run.add_argument(
@@ -83,6 +104,28 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"where the run's metrics are written at the end (default {DEFAULT_METRICS_FILE})",
     )
     _add_store_args(run)
+
+    runs = sub.add_parser("runs", help="list CLI runs (threads) by state")
+    runs.add_argument("--status", default=None, help="only runs with this status, e.g. running")
+    runs.add_argument("--json", action="store_true")
+    _add_store_args(runs)
+
+    recover = sub.add_parser(
+        "recover",
+        help="finish every CLI run a crash left `running`; with --server, re-register with a "
+        "restarted dev server the threads it forgot",
+    )
+    _add_store_args(recover)
+    recover.add_argument(
+        "--server",
+        default=None,
+        help="a LangGraph server's base URL; --checkpoints then names its SQLite checkpointer "
+        "(default: DATABASE_URL's Postgres, else CONDUCTOR_SERVER_CHECKPOINTS, "
+        "else var/server-checkpoints.db)",
+    )
+    recover.add_argument(
+        "--api-key", default=None, help="key for a server with auth (default CONDUCTOR_API_KEY)"
+    )
 
     esc = sub.add_parser("escalations", help="list runs waiting on a reviewer")
     esc.add_argument("--json", action="store_true", help="print the review packets as JSON")
@@ -142,7 +185,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     slo.add_argument("--json", action="store_true")
 
-    add_recover_parser(sub)
     add_bench_parser(sub)
 
     sim = sub.add_parser("sim", help="the simulated OpenAI-compatible endpoint")
@@ -204,7 +246,9 @@ def cmd_seed(args: argparse.Namespace) -> int:
 
 async def cmd_run(args: argparse.Namespace) -> int:
     """Run a batch; exit 0 when every input line is accounted for in OUT."""
-    from conductor_cli.batch import run_batch, summary_table
+    from conductor_cli.batch import plan_batch, run_batch, summary_table
+    from conductor_cli.durable import valid_batch_id
+    from conductor_cli.recovery import store_problem
     from simulator.engine import get_default_simulator
     from simulator.faults import FaultSpec
     from telemetry.metrics import render_latest, start_metrics_server
@@ -219,6 +263,8 @@ async def cmd_run(args: argparse.Namespace) -> int:
         _error(f"output is a directory: {args.out}")
         return 2
     faults = FaultSpec.parse(args.faults) if args.faults is not None else None
+    batch_id = valid_batch_id(args.batch) if args.batch is not None else None
+    entry = workflow(args.graph)
     gateway = build_gateway()  # the workers' gateway; a bad model profile fails here
     if faults is not None and gateway.settings.cache_enabled:
         # A fault-injection run reaches the simulator on every call and leaves no answers
@@ -233,15 +279,21 @@ async def cmd_run(args: argparse.Namespace) -> int:
         except OSError as exc:
             _error(f"error: cannot write the output file: {_os_failure(exc)}")
             return 2
+        problem = store_problem(_store_path(args.db), entry, create=args.create)
+        if problem:
+            _error(problem)
+            return 2
         if faults is not None:
             get_default_simulator().set_faults(faults)
         if args.metrics_port is not None:
             server, _ = start_metrics_server(args.metrics_port)
             console.print(f"metrics on http://127.0.0.1:{server.server_port}/metrics")
-        entry = workflow(args.graph)
         with _store_for(args.db) as store:
             async with open_checkpointer(args.checkpoints) as saver:
                 graph = _compile(entry, saver, Resources(gateway=gateway, store=store))
+                plan = await plan_batch(entry, graph, args.input, args.out, batch_id=batch_id)
+                if args.resume:
+                    out.print(plan.describe(), soft_wrap=True)
                 result = await run_batch(
                     entry,
                     graph,
@@ -251,15 +303,61 @@ async def cmd_run(args: argparse.Namespace) -> int:
                     concurrency=args.concurrency,
                     profile=gateway.settings.profile_name,
                     console=console,
+                    callbacks=args.callbacks,
+                    plan=plan,
                 )
             title = f"{entry.name} batch: {args.input}"
             out.print(summary_table(entry, result, store, title=title))
     finally:
         await gateway.aclose()
-    out.print(f"wrote {len(result.records)} results to {args.out}")
+    if result.restarted_out:
+        _error(f"{args.out} held another batch's results: started afresh", style="yellow")
+    out.print(
+        f"wrote {result.written} results to {args.out}; "
+        f"{len(result.records)} of {result.lines} input lines accounted for "
+        f"(batch {result.batch_id})",
+        soft_wrap=True,
+    )
     args.metrics_file.parent.mkdir(parents=True, exist_ok=True)
     args.metrics_file.write_bytes(render_latest())
-    return 0 if len(result.records) == result.lines else 1
+    return 0 if result.complete else 1
+
+
+async def cmd_runs(args: argparse.Namespace) -> int:
+    """List CLI runs by state."""
+    from conductor_cli.recovery import runs_table
+
+    with _store_for(args.db) as store:
+        rows = store.list_runs(None, args.status)
+    if args.json:
+        out.print_json(json.dumps(rows, default=str))
+    else:
+        out.print(runs_table(rows, args.status))
+    return 0
+
+
+async def cmd_recover(args: argparse.Namespace) -> int:
+    """Finish every run a crash left `running`; 1 when one of them could not be finished."""
+    from conductor_cli.recovery import recover_all
+
+    if args.server is not None:
+        from conductor_cli.server_recover import recover_server
+
+        return await recover_server(args)
+
+    gateway = build_gateway()
+    try:
+        with _store_for(args.db) as store:
+            async with open_checkpointer(args.checkpoints) as saver:
+                graphs = _graphs(saver, Resources(gateway=gateway, store=store))
+                entries = {name: workflow(name) for name in graphs}
+                done = await recover_all(entries, graphs, store, args.callbacks)
+    finally:
+        await gateway.aclose()
+    for run, status in done:
+        out.print(f"{run['thread_id']} ({run['item_id']}): {status}", soft_wrap=True)
+    out.print(f"recovered {len(done)} run(s) left running")
+    return 1 if any(status.startswith("error") for _, status in done) else 0
 
 
 async def cmd_escalations(args: argparse.Namespace) -> int:
@@ -326,10 +424,15 @@ async def cmd_resume(args: argparse.Namespace) -> int:
             async with open_checkpointer(args.checkpoints) as saver:
                 graphs = _graphs(saver, Resources(gateway=gateway, store=store))
                 if args.parked:
-                    return await _resume_parked(graphs, store)
+                    return await _resume_parked(graphs, store, args.callbacks)
                 try:
                     state = await resume_thread(
-                        graphs, store, args.thread_id, payload, kind="review"
+                        graphs,
+                        store,
+                        args.thread_id,
+                        payload,
+                        kind="review",
+                        callbacks=args.callbacks,
                     )
                 except LookupError as exc:
                     _error(str(exc))
@@ -364,7 +467,9 @@ async def cmd_resume(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _resume_parked(graphs: dict[str, Any], store: Store) -> int:
+async def _resume_parked(
+    graphs: dict[str, Any], store: Store, callbacks: list[Any] | None = None
+) -> int:
     """Resume every parked run once, and report what became of each.
 
     The circuit breakers that parked these runs lived in the memory of the process that ran
@@ -383,7 +488,9 @@ async def _resume_parked(graphs: dict[str, Any], store: Store) -> int:
     for row in await list_waiting(graphs, store, "parked"):
         thread_id = row["thread_id"]
         try:
-            state = await resume_thread(graphs, store, thread_id, {"retry": True}, kind="parked")
+            state = await resume_thread(
+                graphs, store, thread_id, {"retry": True}, kind="parked", callbacks=callbacks
+            )
         except LookupError as exc:  # resumed meanwhile by someone else: not ours to count
             _error(f"{thread_id}: skipped: {exc}", style="yellow")
             continue
@@ -471,11 +578,12 @@ def cmd_sim(args: argparse.Namespace) -> int:
 
 ASYNC_COMMANDS = {
     "run": cmd_run,
+    "runs": cmd_runs,
+    "recover": cmd_recover,
     "escalations": cmd_escalations,
     "resume": cmd_resume,
     "chaos": cmd_chaos,
     "eval": cmd_eval,
-    "recover": cmd_recover,
     "bench": cmd_bench,
 }
 
@@ -500,7 +608,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
+    from conductor_cli.crashpoints import crash_callbacks_from_env
+
     try:
+        args.callbacks = crash_callbacks_from_env()  # test-only crash points, read once here
         if args.command in ASYNC_COMMANDS:
             return int(asyncio.run(ASYNC_COMMANDS[args.command](args)))
         if args.command == "seed":

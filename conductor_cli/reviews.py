@@ -11,6 +11,7 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
 
+from conductor_cli.durable import RUN_DURABILITY
 from store.db import Store
 
 WAITING_STATUS = {"review": "escalated", "parked": "parked"}
@@ -98,8 +99,12 @@ async def resume_thread(
     payload: dict[str, Any],
     *,
     kind: str,
+    callbacks: list[Any] | None = None,
 ) -> dict[str, Any]:
     """Resume a thread's pending interrupt of `kind` ("review" or "parked") with `payload`.
+
+    The run is recorded `running` while it resumes (so that `conductor recover` finishes it
+    if this process dies midway) and runs with the CLI's durability (`RUN_DURABILITY`).
 
     Returns:
         The thread's state afterwards: `{"values", "interrupts"}`.
@@ -110,6 +115,8 @@ async def resume_thread(
             (the message says which, and which command resumes it).
     """
     config: RunnableConfig = {"configurable": {"thread_id": thread_id}, "max_concurrency": 8}
+    if callbacks:
+        config["callbacks"] = list(callbacks)
     name = await asyncio.to_thread(store.graph_of_run, thread_id)
     if name is None or name not in graphs:
         raise UnknownThreadError(f"unknown thread {thread_id}")
@@ -122,19 +129,20 @@ async def resume_thread(
         raise NotWaitingError(
             _wrong_kind_message(thread_id, kind, {_kind(p["value"]) for p in pending})
         )
-    await graph.ainvoke(Command(resume={matching[0]["id"]: payload}), config)
+    run = await asyncio.to_thread(store.get_run, thread_id) or {}
+    detail = dict(run.get("detail") or {})
+    await asyncio.to_thread(
+        store.upsert_run, thread_id, name, run.get("item_id") or "", "running", detail
+    )
+    await graph.ainvoke(
+        Command(resume={matching[0]["id"]: payload}), config, durability=RUN_DURABILITY
+    )
     snapshot = await graph.aget_state(config)
     values = dict(snapshot.values or {})
     status = values.get("status") or "failed"
-    item_id = values.get("ticket_id") or values.get("document_id") or ""
-    await asyncio.to_thread(
-        store.upsert_run,
-        thread_id,
-        name,
-        item_id,
-        status,
-        {"escalation_reason": values.get("escalation_reason")},
-    )
+    item_id = values.get("ticket_id") or values.get("document_id") or run.get("item_id") or ""
+    detail["escalation_reason"] = values.get("escalation_reason")
+    await asyncio.to_thread(store.upsert_run, thread_id, name, item_id, status, detail)
     return {
         "values": values,
         "interrupts": [{"id": i.id, "value": i.value} for i in snapshot.interrupts],

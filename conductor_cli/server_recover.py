@@ -105,28 +105,11 @@ async def recover_threads(
     return report
 
 
-def add_recover_parser(sub: Any) -> None:
-    """Add `conductor recover` to the CLI's subcommands."""
-    recover = sub.add_parser(
-        "recover", help="re-register with a restarted dev server the threads it forgot"
-    )
-    recover.add_argument("--server", required=True, help="the LangGraph server's base URL")
-    recover.add_argument(
-        "--checkpoints",
-        default=None,
-        help="the server's checkpointer: SQLite file or PostgreSQL URL (default DATABASE_URL, "
-        "else CONDUCTOR_SERVER_CHECKPOINTS, else var/server-checkpoints.db)",
-    )
-    recover.add_argument(
-        "--api-key",
-        default=None,
-        help="key for a server with auth (default CONDUCTOR_API_KEY)",
-    )
-
-
-async def cmd_recover(args: argparse.Namespace) -> int:
+async def recover_server(args: argparse.Namespace) -> int:
     """Recover the threads of a restarted dev server; print what was done."""
-    target: str | Path = args.checkpoints or server_checkpoints_from_env()
+    target: str | Path = (
+        str(args.checkpoints) if args.checkpoints else server_checkpoints_from_env()
+    )
     if isinstance(target, str) and not target.startswith(("postgresql://", "postgres://")):
         target = Path(target)
     api_key = args.api_key or os.environ.get("CONDUCTOR_API_KEY") or None

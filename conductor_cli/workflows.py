@@ -23,6 +23,8 @@ class WorkflowEntry:
         fields: The workflow's own fields of an output line, from a run's final state.
         summary_rows: The workflow's own rows of the batch summary, from its output lines,
             the batch and the store.
+        store_ready: What an existing store lacks for this workflow (e.g. "holds no
+            orders"), or None when it can serve a batch; None: any store will do.
     """
 
     name: str
@@ -32,6 +34,7 @@ class WorkflowEntry:
     context: Callable[[], Any]
     fields: Callable[[dict[str, Any]], dict[str, Any]]
     summary_rows: Callable[[list[dict[str, Any]], Any, Any], list[tuple[str, str]]]
+    store_ready: Callable[[Any], str | None] | None = None
 
 
 def _support_fields(values: dict[str, Any]) -> dict[str, Any]:
@@ -62,6 +65,11 @@ def _support_rows(records: list[dict[str, Any]], result: Any, store: Any) -> lis
     return rows
 
 
+def _support_store_ready(store: Any) -> str | None:
+    """A support batch needs orders to look tickets up in."""
+    return None if store.count_orders() else "holds no orders"
+
+
 def _support() -> WorkflowEntry:
     from graphs.support import make_builder
     from state.support import SupportContext
@@ -74,6 +82,7 @@ def _support() -> WorkflowEntry:
         context=SupportContext,
         fields=_support_fields,
         summary_rows=_support_rows,
+        store_ready=_support_store_ready,
     )
 
 

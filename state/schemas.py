@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Literal, NotRequired
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from typing_extensions import TypedDict
@@ -157,8 +157,9 @@ class Facts(TypedDict):
     today: str  # ISO date the policy is evaluated on (ticket's created_at, else now)
     customer: CustomerFacts | None
     order: OrderFacts | None  # the order named by the extracted order id, whoever owns it
-    prior_refunds: list[RefundFacts]  # refunds already issued for that order
+    prior_refunds: list[RefundFacts]  # refunds issued for that order by other tickets
     policy: PolicyFacts
+    own_refund: NotRequired[RefundFacts]  # this ticket's refund, already in the ledger
 
 
 class RefundOutcome(TypedDict):

@@ -12,7 +12,7 @@ from nodes.spec import State
 from state.schemas import Facts
 from state.support import SupportContext
 from store.db import Store
-from validators.policy import RefundPolicy
+from validators.policy import RefundPolicy, refund_idempotency_key
 
 
 def policy_from_context(context: SupportContext | None) -> RefundPolicy:
@@ -43,16 +43,28 @@ def build_facts(
 
     The order is looked up whoever owns it: the gates, not this lookup, decide whether the
     customer may be refunded for it.
+
+    A refund in the ledger under this ticket's own idempotency key is this ticket's refund
+    (issued by an earlier attempt of the same run, a crashed process, or a second process
+    handling the same ticket): it is not a prior refund. It is left out of `prior_refunds`
+    and given as `own_refund` (present only when there is one), so that a replay reaches the
+    same outcome, issued, as the first attempt did.
     """
     order_id = (entities.get("order_id") or "").strip().upper()
     order = store.get_order(order_id) if order_id else None
-    return {
+    refunds = store.refunds_for_order(order["order_id"]) if order else []
+    own_key = refund_idempotency_key(ticket["ticket_id"], order["order_id"]) if order else None
+    facts: Facts = {
         "today": policy_day(ticket).isoformat(),
         "customer": store.get_customer(ticket["customer_id"]),
         "order": order,
-        "prior_refunds": store.refunds_for_order(order["order_id"]) if order else [],
+        "prior_refunds": [r for r in refunds if r["idempotency_key"] != own_key],
         "policy": policy.to_facts(),
     }
+    own = [r for r in refunds if r["idempotency_key"] == own_key]
+    if own:
+        facts["own_refund"] = own[0]
+    return facts
 
 
 def context_input(state: State, item: Mapping[str, Any] | None) -> dict[str, Any]:

@@ -74,7 +74,13 @@ def low_confidence(state: State, limits: Limits) -> str | None:
 
 
 def refund_above_limit(state: State, limits: Limits) -> str | None:
-    """A human approves any refund above the auto-approve limit."""
+    """A human approves any refund above the auto-approve limit (not one already issued).
+
+    A refund the ledger already holds under this ticket's key was approved when it was
+    written (by the policy or a human); asking again could not undo it.
+    """
+    if facts(state).get("own_refund"):
+        return None
     found = decision(state)
     limit = settings_of(limits).auto_approve_limit
     if found is not None and found.approve and to_cents(found.amount) > to_cents(limit):
@@ -89,9 +95,17 @@ TRIGGERS = (legal_threat, low_confidence, refund_above_limit)
 def refund_to_issue(state: State) -> dict[str, Any] | None:
     """The refund the run should issue, from the gated decision and any human review.
 
+    A refund the ledger already holds under this ticket's own key is due whatever this
+    attempt decided: it is the ticket's own refund (issued before a crash, or by a second
+    process handling the same ticket), and the action reports it as issued (`replayed`), so
+    that the reply and the output agree with the ledger.
+
     Returns:
         `{"amount", "currency", "order_id"}`, or None when no refund is due.
     """
+    own = facts(state).get("own_refund")
+    if own:
+        return {"amount": own["amount"], "currency": own["currency"], "order_id": own["order_id"]}
     found = decision(state)
     order = facts(state).get("order") or {}
     review = state.get("review")

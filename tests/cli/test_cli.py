@@ -54,6 +54,8 @@ OUT_FIELDS = {
     "cost_usd",
     "latency_ms",
     "errors",
+    "line",
+    "batch",
 }
 
 
@@ -108,9 +110,11 @@ class Cli:
         assert code == 0, out
 
     def run(self, tickets: Path, out: Path, *extra: str) -> list[dict[str, Any]]:
+        """Run a batch; OUT's lines in input order (OUT itself follows completion order)."""
         code, stdout, stderr = self("run", "support", tickets, "--out", out, *extra)
         assert code == 0, stdout + stderr
-        return [json.loads(line) for line in out.read_text().splitlines()]
+        records = [json.loads(line) for line in out.read_text().splitlines()]
+        return sorted(records, key=lambda r: r["line"])
 
     def ledger(self) -> list[dict[str, Any]]:
         with Store(self.db) as store:
@@ -230,10 +234,25 @@ def test_run_accounts_for_every_ticket_and_a_rerun_refunds_nothing_more(cli: Cli
     issued = {r["ticket_id"] for r in records if (r["refund"] or {}).get("issued")}
     assert issued == {row["ticket_id"] for row in ledger}
 
+    # The same batch again resumes it: every item is re-emitted from its thread's final
+    # checkpoint (same thread, same outcome), with no model call and no refund.
+    sent = cli.sim.stats()["requests_total"]
     again = cli.run(EXAMPLES, cli.tmp / "out-again.jsonl", "--concurrency", "8")
     assert len(again) == len(lines)
     assert cli.ledger() == ledger, "running the same file again issued another refund"
-    assert {r["thread_id"] for r in again}.isdisjoint({r["thread_id"] for r in records})
+    assert cli.sim.stats()["requests_total"] == sent, "a finished item called a model again"
+    strip = ("latency_ms",)
+    assert [{k: v for k, v in r.items() if k not in strip} for r in again] == [
+        {k: v for k, v in r.items() if k not in strip} for r in records
+    ]
+    # Into the same OUT: nothing is written twice.
+    out = cli.tmp / "out.jsonl"
+    before = out.read_text()
+    code, stdout, _ = cli("run", "support", EXAMPLES, "--out", out, "--resume")
+    assert code == 0 and out.read_text() == before
+    threads = sum(1 for r in records if r["thread_id"])
+    assert f"{threads} finished to re-emit, 0 interrupted to continue, 0 new" in stdout
+    assert f"wrote 0 results to {out}" in stdout
 
 
 def test_a_faulty_run_still_accounts_for_every_ticket(cli: Cli) -> None:
@@ -436,14 +455,19 @@ class FlakyGraph:
         self.store = store
         self.states = states
         self.seen_running: list[str] = []
+        self.invoked: set[str] = set()
 
     async def ainvoke(self, _input: Any, config: Any, **_: Any) -> None:
         thread_id = config["configurable"]["thread_id"]
+        self.invoked.add(thread_id)
         status = {run["thread_id"]: run["status"] for run in self.store.list_runs("support")}
         if status.get(thread_id) == "running":
             self.seen_running.append(thread_id)
 
     async def aget_state(self, config: Any) -> Any:
+        thread_id = config["configurable"]["thread_id"]
+        if thread_id not in self.invoked:  # before the run: a new thread
+            return type("Snapshot", (), {"values": {}, "created_at": None})()
         ticket_id = config["metadata"]["ticket_id"]
         state = self.states[ticket_id]
         if isinstance(state, Exception):
@@ -514,3 +538,144 @@ def test_documents_run_accounts_for_every_document_with_exact_spans(cli: Cli) ->
     result = json.loads(out)
     assert result["status"] == "resolved" and result["review_outcome"] == "corrected"
     assert result["doc_type"] == "other" and result["stored"]["created"] is True
+
+
+def test_batch_edges_bad_bytes_deep_json_duplicates_and_the_store(cli: Cli) -> None:
+    tickets = write_subset(cli.tmp / "ok.jsonl", ["T-001"])
+    out = cli.tmp / "out.jsonl"
+    # A store that does not exist, or holds no orders, is an error naming it (unless --create).
+    code, _, err = cli("run", "support", tickets, "--out", out)
+    line = _one_error_line(err)
+    assert code == 2 and f"no store at {cli.db}" in line and "--create" in line, err
+    with Store(cli.db):
+        pass
+    code, _, err = cli("run", "support", tickets, "--out", out)
+    assert code == 2 and f"the store {cli.db} holds no orders" in _one_error_line(err), err
+    assert not out.exists() or out.read_text() == ""
+
+    cli.seed()
+    good = read_tickets(EXAMPLES)
+    mixed = cli.tmp / "mixed.jsonl"
+    mixed.write_bytes(
+        (json.dumps(good[0]) + "\n").encode()
+        + b'{"ticket_id": "T-BAD", "body": "caf\xe9 \xff"}\n'
+        + ("[" * 100_000 + "]" * 100_000 + "\n").encode()
+        + (json.dumps(good[3])[:-1] + ', "meta": ' + "[" * 600 + "]" * 600 + "}\n").encode()
+        + (json.dumps(good[0]) + "\n").encode()
+        + (json.dumps(good[7]) + "\n").encode()
+    )
+    sent = cli.sim.stats()["requests_total"]
+    code, stdout, stderr = cli("run", "support", mixed, "--out", out)
+    assert code == 0, stdout + stderr
+    records = {r["line"]: r for r in map(json.loads, out.read_text().splitlines())}
+    assert sorted(records) == [1, 2, 3, 4, 5, 6]
+    assert records[1]["status"] == "resolved" and records[6]["status"] == "resolved"
+    assert records[2]["status"] == "rejected" and "line 2" in records[2]["errors"][0]
+    assert "invalid UTF-8" in records[2]["errors"][0], records[2]
+    for deep in (3, 4):  # too deep for the parser; parsed, but too deep for a run
+        assert records[deep]["status"] == "rejected", records[deep]
+        assert "nested too deep" in records[deep]["errors"][0], records[deep]
+    dup = records[5]
+    assert dup["status"] == "duplicate" and dup["thread_id"] is None
+    assert "already on line 1" in dup["errors"][0] and dup["ticket_id"] == good[0]["ticket_id"]
+    with Store(cli.db) as store:
+        runs = store.list_runs("support")
+    assert sorted(run["item_id"] for run in runs) == sorted(
+        [good[0]["ticket_id"], good[7]["ticket_id"]]
+    )
+    assert len(cli.ledger()) == 1, "the duplicate did not refund twice"
+    assert cli.sim.stats()["requests_total"] > sent
+
+    # OUT lost its last line (and a torn half line): the rerun writes just that line again.
+    lines = out.read_text().splitlines(keepends=True)
+    out.write_text("".join(lines[:-1]) + lines[-1][:10])
+    code, stdout, _ = cli("run", "support", mixed, "--out", out, "--resume")
+    assert code == 0
+    assert (
+        "2 finished to re-emit, 0 interrupted to continue, 0 new; 5 line(s) already in OUT"
+        in stdout
+    )
+    again = [json.loads(x) for x in out.read_text().splitlines()]
+    assert sorted(r["line"] for r in again) == [1, 2, 3, 4, 5, 6]
+
+    code, stdout, _ = cli("runs", "--status", "running", "--json")
+    assert code == 0 and json.loads(stdout) == []
+
+
+def test_two_runs_of_one_ticket_report_the_same_refund(cli: Cli) -> None:
+    """A refund under the ticket's own key is its own: issued (replayed), never 'prior'."""
+    cli.sim.set_error_model(ErrorModel.ideal())
+    cli.seed()
+    first = write_subset(cli.tmp / "a.jsonl", ["T-001", "T-003"])
+    second = write_subset(cli.tmp / "b.jsonl", ["T-003", "T-001"])  # another batch
+
+    async def both() -> list[list[dict[str, Any]]]:
+        gateway = cli.new_gateway()
+        try:
+            async with open_checkpointer(cli.checkpoints) as saver:
+                with Store(cli.db) as store:
+                    entry = workflow("support")
+                    graph = make_builder(Resources(store=store, gateway=gateway)).compile(
+                        checkpointer=saver
+                    )
+                    results = await asyncio.gather(
+                        run_batch(entry, graph, store, first, cli.tmp / "a.out"),
+                        run_batch(entry, graph, store, second, cli.tmp / "b.out"),
+                    )
+                    # And a third batch, after the refunds are in the ledger.
+                    third = write_subset(cli.tmp / "c.jsonl", ["T-001"])
+                    later = await run_batch(entry, graph, store, third, cli.tmp / "c.out")
+        finally:
+            await gateway.aclose()
+        return [r.records for r in [*results, later]]
+
+    runs = asyncio.run(both())
+    ledger = {row["ticket_id"]: row["amount"] for row in cli.ledger()}
+    assert ledger == {"T-001": 35.0, "T-003": 42.5}
+    seen: dict[str, list[dict[str, Any]]] = {}
+    for records in runs:
+        for record in records:
+            seen.setdefault(record["ticket_id"], []).append(record)
+    for ticket_id, records in seen.items():
+        for record in records:
+            assert record["status"] == "resolved", record
+            assert record["refund"]["issued"] is True, record
+            assert record["refund"]["amount"] == ledger[ticket_id]
+            assert f"{ledger[ticket_id]:.2f}" in record["reply"]
+        assert sorted(r["refund"]["replayed"] for r in records) == [False] + [True] * (
+            len(records) - 1
+        ), records
+
+
+def test_recover_finishes_runs_a_crash_left_running(cli: Cli) -> None:
+    cli.sim.set_error_model(ErrorModel.ideal())
+    cli.seed()
+    tickets = write_subset(cli.tmp / "tickets.jsonl", ["T-001", "T-005"])
+    out = cli.tmp / "out.jsonl"
+    records = {r["ticket_id"]: r for r in cli.run(tickets, out)}
+    with Store(cli.db) as store:
+        runs = {run["item_id"]: run for run in store.list_runs("support")}
+        # Killed after T-001's last checkpoint, before its status and OUT line were written.
+        store.upsert_run(runs["T-001"]["thread_id"], "support", "T-001", "running")
+        # Recorded, never checkpointed: it starts from the input the runs table kept.
+        detail = {**runs["T-005"]["detail"], "input": read_tickets(tickets)[1], "line": 7}
+        store.upsert_run("support-manual-T-005", "support", "T-005", "running", detail)
+    out.write_text(
+        "".join(json.dumps(r) + "\n" for r in records.values() if r["ticket_id"] != "T-001")
+    )
+    code, stdout, _ = cli("runs", "--status", "running")
+    assert code == 0 and "runs (running): 2" in stdout
+    code, stdout, err = cli("recover")
+    assert code == 0, err
+    assert "recovered 2 run(s) left running" in stdout
+    with Store(cli.db) as store:
+        assert store.list_runs(None, "running") == []
+        assert store.get_run("support-manual-T-005")["status"] == "resolved"
+    lines = sorted((json.loads(x) for x in out.read_text().splitlines()), key=lambda r: r["line"])
+    assert [(r["line"], r["ticket_id"]) for r in lines] == [
+        (1, "T-001"),
+        (2, "T-005"),
+        (7, "T-005"),
+    ]
+    assert lines[0]["refund"] == records["T-001"]["refund"]
+    assert len(cli.ledger()) == 1
