@@ -171,6 +171,7 @@ def cmd_seed(args: argparse.Namespace) -> int:
 async def cmd_run(args: argparse.Namespace) -> int:
     """Run a batch; exit 0 when every input line is accounted for in OUT."""
     from conductor_cli.batch import run_batch, summary_table
+    from conductor_cli.inputs import check_utf8_lines
     from simulator.engine import get_default_simulator
     from simulator.faults import FaultSpec
     from telemetry.metrics import render_latest, start_metrics_server
@@ -184,6 +185,7 @@ async def cmd_run(args: argparse.Namespace) -> int:
     if args.out.is_dir():
         _error(f"output is a directory: {args.out}")
         return 2
+    check_utf8_lines(args.input)
     faults = FaultSpec.parse(args.faults) if args.faults is not None else None
     gateway = build_gateway()  # the workers' gateway; a bad model profile fails here
     if faults is not None and gateway.settings.cache_enabled:
