@@ -193,6 +193,8 @@ async def cmd_run(args: argparse.Namespace) -> int:
         # behind: the same gateway without the response cache, for this run only.
         gateway = gateway.with_settings(gateway.settings.with_overrides(cache_enabled=False))
     try:
+        if not await _gateway_usable(gateway):
+            return 2
         # Fail on an unwritable OUT now, not after every ticket has run.
         try:
             args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -228,6 +230,24 @@ async def cmd_run(args: argparse.Namespace) -> int:
     args.metrics_file.parent.mkdir(parents=True, exist_ok=True)
     args.metrics_file.write_bytes(render_latest())
     return 0 if len(result.records) == result.lines else 1
+
+
+async def _gateway_usable(gateway: Any) -> bool:
+    """Check the model endpoints before any input runs: a configuration mistake is one line.
+
+    Missing credentials (no network), then a 2 s `GET /models` per endpoint not served
+    in-process. Without this, every input would park as "provider unavailable".
+    """
+    report = await gateway.probe()
+    for warning in report.warnings:
+        _error(f"warning: {warning}", style="yellow")
+    problems = gateway.check_config() + report.problems
+    if not problems:
+        return True
+    more = f" (and {len(problems) - 1} more problem(s), in the log)" if len(problems) > 1 else ""
+    profile = gateway.settings.profile_name
+    _error(f"error: model profile {profile!r} cannot serve: {problems[0]}{more}")
+    return False
 
 
 async def cmd_escalations(args: argparse.Namespace) -> int:
