@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from conductor_cli.checkpoints import DEFAULT_CHECKPOINTS, open_checkpointer
+from conductor_cli.render import FORMATS, show
 from conductor_cli.workflows import WORKFLOWS, WorkflowEntry, workflow
 from nodes.resources import Resources, store_path_from_env
 from nodes.resources import gateway_from_environment as build_gateway
@@ -49,6 +50,15 @@ def _add_store_args(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_format_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="table",
+        help="table (fits the terminal; plain ASCII when piped), markdown, or json",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(prog="conductor", description=__doc__)
@@ -57,13 +67,20 @@ def build_parser() -> argparse.ArgumentParser:
         default=str(DEFAULT_LOG_FILE),
         help=f"JSON-lines log of the command (default {DEFAULT_LOG_FILE}; '-' for stderr)",
     )
+    # Accepted after the subcommand too (`conductor run ... --log-file F`); SUPPRESS keeps
+    # the value given before it when the subcommand does not repeat it.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--log-file", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    seed = sub.add_parser("seed", help="create and fill the local store (idempotent)")
+    def add(name: str, **kwargs: Any) -> argparse.ArgumentParser:
+        return sub.add_parser(name, parents=[common], **kwargs)
+
+    seed = add("seed", help="create and fill the local store (idempotent)")
     seed.add_argument("--db", type=Path, default=None)
     seed.add_argument("--seed", type=int, default=7)
 
-    run = sub.add_parser("run", help="run a batch of tickets or documents through a workflow")
+    run = add("run", help="run a batch of tickets or documents through a workflow")
     run.add_argument("graph", choices=sorted(WORKFLOWS))
     run.add_argument("input", type=Path, help="JSONL file, one input object per line")
     run.add_argument("--out", type=Path, required=True, help="JSONL file of results")
@@ -79,12 +96,13 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"where the run's metrics are written at the end (default {DEFAULT_METRICS_FILE})",
     )
     _add_store_args(run)
+    _add_format_arg(run)
 
-    esc = sub.add_parser("escalations", help="list runs waiting on a reviewer")
+    esc = add("escalations", help="list runs waiting on a reviewer")
     esc.add_argument("--json", action="store_true", help="print the review packets as JSON")
     _add_store_args(esc)
 
-    resume = sub.add_parser("resume", help="resume an escalated run, or every parked run")
+    resume = add("resume", help="resume an escalated run, or every parked run")
     resume.add_argument("thread_id", nargs="?", help="thread to resume")
     resume.add_argument("--decision", choices=["approve", "reject", "edit"])
     resume.add_argument("--amount", type=float, default=None)
@@ -92,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     resume.add_argument("--parked", action="store_true", help="resume every parked run")
     _add_store_args(resume)
 
-    chaos = sub.add_parser("chaos", help="the fault matrix: orchestrated graph vs naive chain")
+    chaos = add("chaos", help="the fault matrix: orchestrated graph vs naive chain")
     chaos.add_argument("--tickets", type=int, default=None, help="first N example tickets")
     chaos.add_argument("--seed", type=int, default=1)
     chaos.add_argument(
@@ -102,14 +120,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="ideal: workers err only through injected faults; default: the simulator's rates",
     )
     chaos.add_argument("--rows", default=None, help="comma-separated row names (default all)")
+    _add_format_arg(chaos)
 
-    evaluate = sub.add_parser("eval", help="score the graph on the example dataset (offline)")
+    evaluate = add("eval", help="score the graph on the example dataset (offline)")
     evaluate.add_argument("--limit", type=int, default=None, help="first N examples")
     evaluate.add_argument("--error-model", choices=["ideal", "default"], default="default")
     evaluate.add_argument("--faults", default=None, help="simulator faults during the run")
     evaluate.add_argument("--seed", type=int, default=1)
+    _add_format_arg(evaluate)
 
-    slo = sub.add_parser("slo", help="the four SLO figures of a run or a server")
+    slo = add("slo", help="the four SLO figures of a run or a server")
     slo.add_argument("--url", default=None, help="a server's base URL or /metrics URL")
     slo.add_argument(
         "--file",
@@ -117,11 +137,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_METRICS_FILE,
         help=f"metrics written by `conductor run` (default {DEFAULT_METRICS_FILE})",
     )
-    slo.add_argument("--json", action="store_true")
+    slo.add_argument("--json", action="store_true", help="the report as JSON (--format json)")
+    _add_format_arg(slo)
 
-    sim = sub.add_parser("sim", help="the simulated OpenAI-compatible endpoint")
+    sim = add("sim", help="the simulated OpenAI-compatible endpoint")
     sim_sub = sim.add_subparsers(dest="sim_command", required=True)
-    serve = sim_sub.add_parser("serve", help="serve the simulator over HTTP")
+    serve = sim_sub.add_parser("serve", parents=[common], help="serve the simulator over HTTP")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8765)
     serve.add_argument("--faults", default=None)
@@ -223,10 +244,13 @@ async def cmd_run(args: argparse.Namespace) -> int:
                     console=console,
                 )
             title = f"{entry.name} batch: {args.input}"
-            out.print(summary_table(entry, result, store, title=title))
+            show(out, summary_table(entry, result, store, title=title), args.format)
     finally:
         await gateway.aclose()
-    out.print(f"wrote {len(result.records)} results to {args.out}")
+    # On stderr when stdout carries a machine-readable table.
+    (out if args.format == "table" else console).print(
+        f"wrote {len(result.records)} results to {args.out}", style=None
+    )
     args.metrics_file.parent.mkdir(parents=True, exist_ok=True)
     args.metrics_file.write_bytes(render_latest())
     return 0 if len(result.records) == result.lines else 1
@@ -394,7 +418,7 @@ async def cmd_chaos(args: argparse.Namespace) -> int:
         on_row=lambda r: console.print(f"row done: {r.row.name}"),
     )
     tickets = results[0].graph.tickets if results else 0
-    out.print(matrix_table(results, config, tickets))
+    show(out, matrix_table(results, config, tickets), args.format)
     return 0
 
 
@@ -405,7 +429,7 @@ async def cmd_eval(args: argparse.Namespace) -> int:
     report = await run_experiment(
         limit=args.limit, error_model=args.error_model, faults=args.faults, seed=args.seed
     )
-    out.print(report_table(report))
+    show(out, report_table(report), args.format)
     return 0
 
 
@@ -420,10 +444,10 @@ def cmd_slo(args: argparse.Namespace) -> int:
     else:
         _error(f"no metrics file at {args.file}: run `conductor run` or give --url")
         return 2
-    if args.json:
+    if args.json or args.format == "json":
         out.print_json(json.dumps(report.as_dict(), default=str))
     else:
-        out.print(slo_table(report))
+        show(out, slo_table(report), args.format)
     return 0
 
 
@@ -431,7 +455,15 @@ def cmd_sim(args: argparse.Namespace) -> int:
     """Serve the simulator standalone (for load tests and real-endpoint rehearsals)."""
     from simulator.server import serve
 
-    serve(host=args.host, port=args.port, faults=args.faults)
+    def announce(url: str) -> None:
+        out.print(
+            f"simulator serving on {url} (OpenAI-compatible base URL {url}/v1)",
+            soft_wrap=True,
+            highlight=False,
+        )
+        sys.stdout.flush()
+
+    serve(host=args.host, port=args.port, faults=args.faults, on_ready=announce)
     return 0
 
 
