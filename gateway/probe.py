@@ -106,18 +106,18 @@ async def probe_endpoints(
         timeout_s: Per-endpoint timeout.
         transports: httpx transports by endpoint name (tests).
     """
-    report = ProbeReport()
+    probed = [e for e in endpoints if not e.in_process]
+    reports = [ProbeReport() for _ in probed]
     await asyncio.gather(
         *(
             probe_endpoint(
-                e,
-                secrets,
-                report,
-                timeout_s=timeout_s,
-                transport=(transports or {}).get(e.name),
+                e, secrets, r, timeout_s=timeout_s, transport=(transports or {}).get(e.name)
             )
-            for e in endpoints
-            if not e.in_process
+            for e, r in zip(probed, reports, strict=True)
         )
     )
-    return report
+    # In the profile's order, whichever answered first.
+    return ProbeReport(
+        problems=[line for r in reports for line in r.problems],
+        warnings=[line for r in reports for line in r.warnings],
+    )

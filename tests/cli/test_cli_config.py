@@ -10,6 +10,7 @@ import pytest
 
 from conductor_cli.main import main
 from store.db import Store
+from telemetry.logging import capture_log_lines
 
 TICKET = {
     "ticket_id": "T-CFG",
@@ -32,17 +33,19 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for name in ("OPENAI_API_KEY", "CONDUCTOR_SECRETS_DIR", "CONDUCTOR_MODEL_PROFILE"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("CONDUCTOR_SECRETS_DIR", str(tmp_path / "no-secrets"))
-    assert main(["seed", "--db", str(tmp_path / "db.sqlite")]) == 0
+    with capture_log_lines(level="WARNING"):  # main's log settings are put back afterwards
+        assert main(["seed", "--db", str(tmp_path / "db.sqlite")]) == 0
     (tmp_path / "in.jsonl").write_text(json.dumps(TICKET) + "\n")
     return tmp_path
 
 
 def run(workdir: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
     capsys.readouterr()
-    code = main(
-        ["run", "support", str(workdir / "in.jsonl"), "--out", str(workdir / "out.jsonl"),
-         "--db", str(workdir / "db.sqlite"), "--checkpoints", str(workdir / "ck.db")]
-    )  # fmt: skip
+    with capture_log_lines(level="WARNING"):  # main's log settings are put back afterwards
+        code = main(
+            ["run", "support", str(workdir / "in.jsonl"), "--out", str(workdir / "out.jsonl"),
+             "--db", str(workdir / "db.sqlite"), "--checkpoints", str(workdir / "ck.db")]
+        )  # fmt: skip
     return code, capsys.readouterr().err
 
 

@@ -29,6 +29,7 @@ from simulator.transport import simulator_transports
 from state.schemas import Ticket
 from store.db import Store
 from store.seed import seed_store
+from telemetry.logging import capture_log_lines
 
 SMALL_REFUND = {
     "ticket_id": "T-PROP-R",
@@ -86,6 +87,7 @@ def run_cli(root: Path, content: bytes) -> tuple[int, str, Path, Path]:
         mock.patch.object(cli_main, "build_gateway", lambda: gateway),
         contextlib.redirect_stderr(stderr),
         contextlib.redirect_stdout(io.StringIO()),
+        capture_log_lines(level="WARNING"),  # main's log settings are put back afterwards
     ):
         code = cli_main.main(argv)
     return code, stderr.getvalue(), tmp / "out.jsonl", tmp / "conductor.db"
