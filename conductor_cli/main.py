@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from rich.console import Console
@@ -25,6 +25,9 @@ from nodes.resources import Resources, store_path_from_env
 from nodes.resources import gateway_from_environment as build_gateway
 from store.db import Store
 from telemetry.logging import configure_logging
+
+if TYPE_CHECKING:
+    from gateway.gateway import ModelGateway
 
 DEFAULT_METRICS_FILE = Path("var/last-run.prom")
 DEFAULT_LOG_FILE = Path("var/logs/conductor.jsonl")
@@ -256,7 +259,7 @@ async def cmd_run(args: argparse.Namespace) -> int:
     return 0 if len(result.records) == result.lines else 1
 
 
-async def _gateway_usable(gateway: Any) -> bool:
+async def _gateway_usable(gateway: ModelGateway) -> bool:
     """Check the model endpoints before any input runs: a configuration mistake is one line.
 
     Missing credentials (no network), then a 2 s `GET /models` per endpoint not served
