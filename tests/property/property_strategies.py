@@ -55,21 +55,23 @@ AMOUNTS = (
     | TEXT
 )
 
-REVIEW_PAYLOADS = st.one_of(
-    JSON,
+SHAPED_REVIEWS = st.fixed_dictionaries(
+    {"decision": st.sampled_from(["approve", "reject", "edit", "maybe", "", "APPROVE"])},
+    optional={"amount": AMOUNTS, "note": TEXT | JSON, "extra": JSON},
+)
+VALID_REVIEWS = st.one_of(
+    st.just({"decision": "approve"}),
+    st.fixed_dictionaries({"decision": st.just("reject")}, optional={"note": TEXT}),
     st.fixed_dictionaries(
-        {"decision": st.sampled_from(["approve", "reject", "edit", "maybe", "", "APPROVE"])},
-        optional={"amount": AMOUNTS, "note": TEXT | JSON, "extra": JSON},
-    ),
-    st.sampled_from(
-        [
-            {"decision": "approve"},
-            {"decision": "reject", "note": "no"},
-            {"decision": "edit", "amount": 60},
-            {"decision": "edit", "amount": 120.0},
-            {"decision": "edit", "amount": 500},
-            {"retry": True},
-        ]
+        {
+            "decision": st.just("edit"),
+            "amount": st.integers(1, 20000).map(lambda cents: cents / 100),
+        }
     ),
 )
-"""Resume payloads a reviewer (or anyone) might send to an escalated run."""
+
+REVIEW_PAYLOADS = st.one_of(
+    JSON, SHAPED_REVIEWS, SHAPED_REVIEWS, VALID_REVIEWS, VALID_REVIEWS, st.just({"retry": True})
+)
+"""Resume payloads a reviewer (or anyone) might send to an escalated run: any JSON, shaped
+like a review with random fields, or valid (edits both within and above the order total)."""
