@@ -23,7 +23,7 @@ seed: install
 	$(BIN)/conductor seed $(if $(DATABASE_URL),,--db $(DB))
 
 dev: seed
-	$(BIN)/langgraph dev --no-browser --host $(HOST) --port $(PORT) $(DEV_FLAGS)
+	CONDUCTOR_DB=$(DB) $(BIN)/langgraph dev --no-browser --host $(HOST) --port $(PORT) $(DEV_FLAGS)
 
 test: seed
 	$(BIN)/pytest

@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import psycopg
@@ -21,12 +21,16 @@ from rich.table import Table
 
 from bench.cli import add_bench_parser, cmd_bench
 from conductor_cli.checkpoints import DEFAULT_CHECKPOINTS, open_checkpointer
+from conductor_cli.render import FORMATS, show
 from conductor_cli.workflows import WORKFLOWS, WorkflowEntry, workflow
 from nodes.resources import Resources, store_path_from_env
 from nodes.resources import gateway_from_environment as build_gateway
 from store.db import Store
 from store.factory import database_url_from_env, describe_target, open_store
 from telemetry.logging import configure_logging
+
+if TYPE_CHECKING:
+    from gateway.gateway import ModelGateway
 
 DEFAULT_METRICS_FILE = Path("var/last-run.prom")
 DEFAULT_LOG_FILE = Path("var/logs/conductor.jsonl")
@@ -52,6 +56,15 @@ def _add_store_args(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_format_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="table",
+        help="table (fits the terminal; plain ASCII when piped), markdown, or json",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(prog="conductor", description=__doc__)
@@ -60,13 +73,20 @@ def build_parser() -> argparse.ArgumentParser:
         default=str(DEFAULT_LOG_FILE),
         help=f"JSON-lines log of the command (default {DEFAULT_LOG_FILE}; '-' for stderr)",
     )
+    # Accepted after the subcommand too (`conductor run ... --log-file F`); SUPPRESS keeps
+    # the value given before it when the subcommand does not repeat it.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--log-file", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    seed = sub.add_parser("seed", help="create and fill the local store (idempotent)")
+    def add(name: str, **kwargs: Any) -> argparse.ArgumentParser:
+        return sub.add_parser(name, parents=[common], **kwargs)
+
+    seed = add("seed", help="create and fill the local store (idempotent)")
     seed.add_argument("--db", type=Path, default=None)
     seed.add_argument("--seed", type=int, default=7)
 
-    run = sub.add_parser(
+    run = add(
         "run",
         help="run a batch of tickets or documents through a workflow (resumable)",
         description="Run a batch. Each result line is appended to OUT (and fsynced) when its "
@@ -104,13 +124,14 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"where the run's metrics are written at the end (default {DEFAULT_METRICS_FILE})",
     )
     _add_store_args(run)
+    _add_format_arg(run)
 
-    runs = sub.add_parser("runs", help="list CLI runs (threads) by state")
+    runs = add("runs", help="list CLI runs (threads) by state")
     runs.add_argument("--status", default=None, help="only runs with this status, e.g. running")
     runs.add_argument("--json", action="store_true")
     _add_store_args(runs)
 
-    recover = sub.add_parser(
+    recover = add(
         "recover",
         help="finish every CLI run a crash left `running`; with --server, re-register with a "
         "restarted dev server the threads it forgot",
@@ -127,7 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--api-key", default=None, help="key for a server with auth (default CONDUCTOR_API_KEY)"
     )
 
-    esc = sub.add_parser("escalations", help="list runs waiting on a reviewer")
+    esc = add("escalations", help="list runs waiting on a reviewer")
     esc.add_argument("--json", action="store_true", help="print the review packets as JSON")
     esc.add_argument(
         "--overdue",
@@ -140,7 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_store_args(esc)
 
-    resume = sub.add_parser("resume", help="resume an escalated run, or every parked run")
+    resume = add("resume", help="resume an escalated run, or every parked run")
     resume.add_argument("thread_id", nargs="?", help="thread to resume")
     resume.add_argument(
         "--decision",
@@ -158,7 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
     resume.add_argument("--parked", action="store_true", help="resume every parked run")
     _add_store_args(resume)
 
-    chaos = sub.add_parser("chaos", help="the fault matrix: orchestrated graph vs naive chain")
+    chaos = add("chaos", help="the fault matrix: orchestrated graph vs naive chain")
     chaos.add_argument("--tickets", type=int, default=None, help="first N example tickets")
     chaos.add_argument("--seed", type=int, default=1)
     chaos.add_argument(
@@ -168,14 +189,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="ideal: workers err only through injected faults; default: the simulator's rates",
     )
     chaos.add_argument("--rows", default=None, help="comma-separated row names (default all)")
+    _add_format_arg(chaos)
 
-    evaluate = sub.add_parser("eval", help="score the graph on the example dataset (offline)")
+    evaluate = add("eval", help="score the graph on the example dataset (offline)")
     evaluate.add_argument("--limit", type=int, default=None, help="first N examples")
     evaluate.add_argument("--error-model", choices=["ideal", "default"], default="default")
     evaluate.add_argument("--faults", default=None, help="simulator faults during the run")
     evaluate.add_argument("--seed", type=int, default=1)
+    _add_format_arg(evaluate)
 
-    slo = sub.add_parser("slo", help="the four SLO figures of a run or a server")
+    slo = add("slo", help="the four SLO figures of a run or a server")
     slo.add_argument("--url", default=None, help="a server's base URL or /metrics URL")
     slo.add_argument(
         "--file",
@@ -183,13 +206,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_METRICS_FILE,
         help=f"metrics written by `conductor run` (default {DEFAULT_METRICS_FILE})",
     )
-    slo.add_argument("--json", action="store_true")
+    slo.add_argument("--json", action="store_true", help="the report as JSON (--format json)")
+    _add_format_arg(slo)
 
     add_bench_parser(sub)
 
-    sim = sub.add_parser("sim", help="the simulated OpenAI-compatible endpoint")
+    sim = add("sim", help="the simulated OpenAI-compatible endpoint")
     sim_sub = sim.add_subparsers(dest="sim_command", required=True)
-    serve = sim_sub.add_parser("serve", help="serve the simulator over HTTP")
+    serve = sim_sub.add_parser("serve", parents=[common], help="serve the simulator over HTTP")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8765)
     serve.add_argument("--faults", default=None)
@@ -271,6 +295,8 @@ async def cmd_run(args: argparse.Namespace) -> int:
         # behind: the same gateway without the response cache, for this run only.
         gateway = gateway.with_settings(gateway.settings.with_overrides(cache_enabled=False))
     try:
+        if not await _gateway_usable(gateway):
+            return 2
         # Fail on an unwritable OUT now, not after every ticket has run.
         try:
             args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -307,12 +333,13 @@ async def cmd_run(args: argparse.Namespace) -> int:
                     plan=plan,
                 )
             title = f"{entry.name} batch: {args.input}"
-            out.print(summary_table(entry, result, store, title=title))
+            show(out, summary_table(entry, result, store, title=title), args.format)
     finally:
         await gateway.aclose()
     if result.restarted_out:
         _error(f"{args.out} held another batch's results: started afresh", style="yellow")
-    out.print(
+    # On stderr when stdout carries a machine-readable table.
+    (out if args.format == "table" else console).print(
         f"wrote {result.written} results to {args.out}; "
         f"{len(result.records)} of {result.lines} input lines accounted for "
         f"(batch {result.batch_id})",
@@ -358,6 +385,24 @@ async def cmd_recover(args: argparse.Namespace) -> int:
         out.print(f"{run['thread_id']} ({run['item_id']}): {status}", soft_wrap=True)
     out.print(f"recovered {len(done)} run(s) left running")
     return 1 if any(status.startswith("error") for _, status in done) else 0
+
+
+async def _gateway_usable(gateway: ModelGateway) -> bool:
+    """Check the model endpoints before any input runs: a configuration mistake is one line.
+
+    Missing credentials (no network), then a 2 s `GET /models` per endpoint not served
+    in-process. Without this, every input would park as "provider unavailable".
+    """
+    report = await gateway.probe()
+    for warning in report.warnings:
+        _error(f"warning: {warning}", style="yellow")
+    problems = gateway.check_config() + report.problems
+    if not problems:
+        return True
+    more = f" (and {len(problems) - 1} more problem(s), in the log)" if len(problems) > 1 else ""
+    profile = gateway.settings.profile_name
+    _error(f"error: model profile {profile!r} cannot serve: {problems[0]}{more}")
+    return False
 
 
 async def cmd_escalations(args: argparse.Namespace) -> int:
@@ -535,7 +580,7 @@ async def cmd_chaos(args: argparse.Namespace) -> int:
         on_row=lambda r: console.print(f"row done: {r.row.name}"),
     )
     tickets = results[0].graph.tickets if results else 0
-    out.print(matrix_table(results, config, tickets))
+    show(out, matrix_table(results, config, tickets), args.format)
     return 0
 
 
@@ -546,7 +591,7 @@ async def cmd_eval(args: argparse.Namespace) -> int:
     report = await run_experiment(
         limit=args.limit, error_model=args.error_model, faults=args.faults, seed=args.seed
     )
-    out.print(report_table(report))
+    show(out, report_table(report), args.format)
     return 0
 
 
@@ -561,10 +606,10 @@ def cmd_slo(args: argparse.Namespace) -> int:
     else:
         _error(f"no metrics file at {args.file}: run `conductor run` or give --url")
         return 2
-    if args.json:
+    if args.json or args.format == "json":
         out.print_json(json.dumps(report.as_dict(), default=str))
     else:
-        out.print(slo_table(report))
+        show(out, slo_table(report), args.format)
     return 0
 
 
@@ -572,7 +617,15 @@ def cmd_sim(args: argparse.Namespace) -> int:
     """Serve the simulator standalone (for load tests and real-endpoint rehearsals)."""
     from simulator.server import serve
 
-    serve(host=args.host, port=args.port, faults=args.faults)
+    def announce(url: str) -> None:
+        out.print(
+            f"simulator serving on {url} (OpenAI-compatible base URL {url}/v1)",
+            soft_wrap=True,
+            highlight=False,
+        )
+        sys.stdout.flush()
+
+    serve(host=args.host, port=args.port, faults=args.faults, on_ready=announce)
     return 0
 
 

@@ -39,7 +39,7 @@ GAUGE_VALUES: dict[CircuitState, int] = {
     CircuitState.HALF_OPEN: 1,
     CircuitState.OPEN: 2,
 }
-"""Values of the `circuit_state` gauge: 0 closed, 1 half-open, 2 open."""
+"""Values of the `conductor_circuit_state` gauge: 0 closed, 1 half-open, 2 open."""
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from gateway.cache import GatedCache, cache_key
 from gateway.call import CallState, build_endpoints, endpoint_health
 from gateway.clients import EndpointClients, default_secrets
 from gateway.errors import GatewayError, ProviderUnavailable
+from gateway.probe import PROBE_TIMEOUT_S, ProbeReport, probe_endpoints
 from gateway.registry import TIER_RANK, AgentConfig, GatewaySettings
 from gateway.result import ModelResult, cached_result
 from gateway.routing import Router, estimate_tokens
@@ -73,8 +74,9 @@ class ModelGateway:
         self._clock = clock
         self._sleep = sleep
         self._rng = rng or random.Random()
+        self._secrets = secrets or default_secrets(settings)
         self._clients = EndpointClients(
-            settings, transports=self._transports, secrets=secrets or default_secrets(settings)
+            settings, transports=self._transports, secrets=self._secrets
         )
         self._router = Router(settings.profile.retry, clock=clock, sleep=sleep, rng=self._rng)
         self._attempts = AttemptRunner(settings, clock=clock)
@@ -273,6 +275,27 @@ class ModelGateway:
             when the configuration looks usable.
         """
         return self._clients.check_config()
+
+    async def probe(self, timeout_s: float = PROBE_TIMEOUT_S) -> ProbeReport:
+        """Ask each endpoint not served in-process for `GET {base_url}/models`, concurrently.
+
+        Returns:
+            The problems (unreachable, key refused, model not served by a hosted API) and
+            warnings, one line each, naming the endpoint and its URL.
+        """
+        report = await probe_endpoints(
+            list(self.settings.profile.endpoints),
+            self._secrets,
+            timeout_s=timeout_s,
+            transports=self._transports,
+        )
+        for problem in report.problems:
+            log.error(
+                "model_endpoint_unusable", profile=self.settings.profile_name, problem=problem
+            )
+        for warning in report.warnings:
+            log.warning("model_endpoint_doubt", profile=self.settings.profile_name, problem=warning)
+        return report
 
     def health(self) -> dict[str, dict[str, Any]]:
         """Per endpoint: tier, model, circuit state, failures, Retry-After hold.

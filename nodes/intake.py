@@ -44,18 +44,56 @@ class ThreadInUseError(RuntimeError):
     """Input was sent on a thread whose run already started: one thread per input."""
 
 
+def open_run(
+    spec: WorkflowSpec, state: dict[str, Any], opened: Callable[[Any], dict[str, Any]]
+) -> dict[str, Any]:
+    """The writes that open a run: the validated input, or its rejection naming every field.
+
+    Args:
+        spec: The workflow.
+        state: The thread's state with the caller's input under `spec.input_key`.
+        opened: Output fields known at intake from the raw input (e.g. its id), for callers
+            to read while the run is under way; given the raw input, whatever its type.
+
+    Raises:
+        ThreadInUseError: When the thread's run already started or finished.
+    """
+    key = spec.input_key
+    status = state.get("status")
+    if status is not None:
+        finished = status in ("resolved", "rejected", "denied", "failed")
+        what = "is finished" if finished else "is under way"
+        raise ThreadInUseError(
+            f"the run on this thread {what} (status {status!r}); it takes no new input. "
+            "Send each input on a new thread, or resume this one with a Command if it waits."
+        )
+    raw = state.get(key)
+    fields: dict[str, Any] = {"schema_version": spec.schema_version, **opened(raw)}
+    try:
+        parsed = parse_input(spec.input_model, raw, key, spec.describe_input)
+    except ValidationError as exc:
+        message = describe_validation_error(exc, prefix=key)
+    except TypeError as exc:
+        message = str(exc)
+    else:
+        return {**fields, key: parsed.model_dump(mode="json"), "status": "running"}
+    return {
+        **fields,
+        "status": "rejected",
+        "errors": [{"node": "accept_input", "kind": f"invalid_{key}", "message": message}],
+    }
+
+
 def make_intake_node(
     spec: WorkflowSpec, resources: Resources, opened: Callable[[Any], dict[str, Any]]
 ) -> Node:
-    """Build `accept_input`: validate `state[spec.input_key]` and open the run, or reject it.
+    """Build `accept_input`: open the run (`open_run`), then take the supervisor's step.
 
     Args:
         spec: The workflow.
         resources: What the supervisor's step at the end of intake uses (the gateway's cache).
-        opened: Output fields known at intake from the raw input (e.g. its id), for callers
-            to read while the run is under way; given the raw input, whatever its type.
+        opened: See `open_run`.
     """
-    key = spec.input_key
 
     async def accept_input(state: dict[str, Any], runtime: Runtime[Any]) -> Command[Any]:
         """Validate the incoming input, open the run's state and route it (or reject it).
@@ -63,30 +101,7 @@ def make_intake_node(
         Raises:
             ThreadInUseError: When the thread's run already started or finished.
         """
-        status = state.get("status")
-        if status is not None:
-            finished = status in ("resolved", "rejected", "denied", "failed")
-            what = "is finished" if finished else "is under way"
-            raise ThreadInUseError(
-                f"the run on this thread {what} (status {status!r}); it takes no new input. "
-                "Send each input on a new thread, or resume this one with a Command if it waits."
-            )
-        raw = state.get(key)
-        fields: dict[str, Any] = {"schema_version": spec.schema_version, **opened(raw)}
-        try:
-            parsed = parse_input(spec.input_model, raw, key, spec.describe_input)
-        except ValidationError as exc:
-            message = describe_validation_error(exc, prefix=key)
-        except TypeError as exc:
-            message = str(exc)
-        else:
-            opening = {**fields, key: parsed.model_dump(mode="json"), "status": "running"}
-            return await route_after(state, opening, spec, resources, runtime.context)
-        rejected = {
-            **fields,
-            "status": "rejected",
-            "errors": [{"node": "accept_input", "kind": f"invalid_{key}", "message": message}],
-        }
-        return await route_after(state, rejected, spec, resources, runtime.context)
+        writes = open_run(spec, state, opened)
+        return await route_after(state, writes, spec, resources, runtime.context)
 
     return versioned(accept_input)

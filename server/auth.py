@@ -25,6 +25,10 @@ and LangGraph servers call its handlers on every API request.
   (`context`, or `configurable` keys that become the run context) are 403 too: they
   include policy limits such as `auto_approve_limit`. Everything without a handler below
   (crons, the store, creating or changing assistants) is 403.
+- Input (both modes): a run whose input is not `{"ticket": {...}}` (null, a list, a bare
+  ticket without its wrapper) is 422 with a message naming what to send
+  (`server/inputs.py`), and a resume with `{}` is made `{"retry": true}` (LangGraph reads
+  `{}` as an empty map of interrupt ids and would resume nothing).
 - Requests that did not come through the key check (for example `langgraph dev`'s Studio
   pass-through, the `x-auth-scheme: langsmith` header) carry no role and are refused (401).
 """
@@ -38,6 +42,7 @@ from typing import Any, cast
 
 from langgraph_sdk import Auth
 
+from server.inputs import RunInputError, check_run_input, normalize_resume
 from server.keys import KEYS_FILE_ENV, ROLES, KeyRing, Role, is_private, load_key_file
 from telemetry.logging import get_logger
 
@@ -56,6 +61,26 @@ log = get_logger("conductor.server.auth")
 
 def _forbidden(detail: str) -> Auth.exceptions.HTTPException:
     return Auth.exceptions.HTTPException(status_code=403, detail=detail)
+
+
+def _unprocessable(detail: str) -> Auth.exceptions.HTTPException:
+    return Auth.exceptions.HTTPException(status_code=422, detail=detail)
+
+
+def accept_run_input(value: Mapping[str, Any]) -> None:
+    """Refuse input no served graph can take (422), and make `{}` resume a parked run.
+
+    Raises:
+        Auth.exceptions.HTTPException: 422 naming what was sent and what to send.
+    """
+    kwargs = value.get("kwargs")
+    if not isinstance(kwargs, dict):
+        return
+    try:
+        check_run_input(kwargs, value.get("assistant_id"))
+    except RunInputError as exc:
+        raise _unprocessable(str(exc)) from None
+    normalize_resume(kwargs)
 
 
 def _unauthorized(detail: str) -> Auth.exceptions.HTTPException:
@@ -150,6 +175,13 @@ def build_auth(keys: KeyRing | None) -> Auth:
             """Open mode: every request is the local user."""
             return {"identity": OPEN_USER, "display_name": OPEN_USER}
 
+        @auth.on.threads.create_run
+        async def create_run_open(
+            ctx: Auth.types.AuthContext, value: Auth.types.RunsCreate
+        ) -> None:
+            """Open mode: any run, as long as its input is one a served graph takes."""
+            accept_run_input(value)
+
         return auth
 
     @auth.authenticate
@@ -201,6 +233,7 @@ def build_auth(keys: KeyRing | None) -> Auth:
         """Start or resume a run, within the role's rules, on a thread the user may use."""
         role = role_of(ctx)
         check_run_request(role, value)
+        accept_run_input(value)
         if role == "submitter":
             # A run that creates its thread (stateless, or if_not_exists="create") hands its
             # metadata to the new thread, so the new thread is owned too.

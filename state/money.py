@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
 
 
 def to_cents(amount: float | int | str | Decimal) -> int:
@@ -15,7 +15,8 @@ def to_cents(amount: float | int | str | Decimal) -> int:
         The amount in cents.
 
     Raises:
-        ValueError: When the amount is not a finite number.
+        ValueError: When the amount is not a finite number, or too large to be one (its
+            cents would need more than 400 digits; every finite float fits).
     """
     try:
         value = Decimal(str(amount))
@@ -23,7 +24,13 @@ def to_cents(amount: float | int | str | Decimal) -> int:
         raise ValueError(f"not an amount: {amount!r}") from exc
     if not value.is_finite():
         raise ValueError(f"not a finite amount: {amount!r}")
-    return int((value * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    # The default context (28 digits) cannot quantize 1e26 or more: give every float room.
+    with localcontext() as context:
+        context.prec = 400
+        try:
+            return int((value * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+        except InvalidOperation as exc:
+            raise ValueError(f"amount too large: {amount!r}") from exc
 
 
 def from_cents(cents: int) -> float:

@@ -81,7 +81,7 @@ async def healthz(request: Request) -> JSONResponse:
 
 @asynccontextmanager
 async def lifespan(app: Starlette) -> AsyncIterator[None]:
-    """At server start, open the store and build the model gateway (whose line names the profile).
+    """At server start, open the store, build the model gateway and probe its endpoints.
 
     The line says which endpoints serve each tier and whether they are the simulated
     endpoint (`model_gateway_ready ... simulated=true`). The registry file is read in a
@@ -91,8 +91,11 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
 
     resources = server_resources()
     # Settings are read here, at the edge, not in a node; the graphs were bound to these.
-    await asyncio.to_thread(lambda: resources.gateway)
+    gateway = await asyncio.to_thread(lambda: resources.gateway)
     await asyncio.to_thread(lambda: resources.store)
+    # A configuration mistake (nothing listening, a refused key, an unknown model) is logged
+    # now, naming the endpoint and its URL (missing keys were logged when it was built).
+    await gateway.probe()
     try:
         yield
     finally:

@@ -21,73 +21,84 @@ REGISTRY = CollectorRegistry(auto_describe=True)
 """The registry `/metrics` and `--metrics-port` expose (not the global default registry)."""
 
 AGENT_EXECUTION_SECONDS = Histogram(
-    "agent_execution_seconds",
+    "conductor_agent_execution_seconds",
     "Time spent executing an agent (model call included), by agent and tier.",
     ["agent", "tier"],
     buckets=(0.1, 0.5, 1.0, 2.0, 5.0, 10.0),
     registry=REGISTRY,
 )
 AGENT_ERRORS = Counter(
-    "agent_errors_total",
+    "conductor_agent_errors_total",
     "Agent failures (model errors and gate refusals), by agent and error type.",
     ["agent", "error_type"],
     registry=REGISTRY,
 )
 MODEL_CALLS = Counter(
-    "model_calls_total",
+    "conductor_model_calls_total",
     "Model calls by endpoint and outcome (ok, error, timeout, rate_limited, invalid, "
     "circuit_open, cached).",
     ["endpoint", "outcome"],
     registry=REGISTRY,
 )
 CIRCUIT_STATE = Gauge(
-    "circuit_state",
+    "conductor_circuit_state",
     "Circuit breaker state by endpoint: 0 closed, 1 half-open, 2 open.",
     ["endpoint"],
     registry=REGISTRY,
 )
 WORKFLOWS = Counter(
-    "workflows_total",
+    "conductor_workflows_total",
     "Workflow runs that reached a status, by graph and status.",
     ["graph", "status"],
     registry=REGISTRY,
 )
 ESCALATIONS = Counter(
-    "escalations_total",
+    "conductor_escalations_total",
     "Human escalations by reason.",
     ["reason"],
     registry=REGISTRY,
 )
 QUEUE_DEPTH = Gauge(
-    "queue_depth",
+    "conductor_queue_depth",
     "Runs waiting on something outside the machine: parked runs plus pending reviews.",
     registry=REGISTRY,
 )
 COST_USD = Counter(
-    "cost_usd_total",
+    "conductor_cost_usd_total",
     "Model spend in USD (endpoint prices from the registry), by agent and model.",
     ["agent", "model"],
     registry=REGISTRY,
 )
 CACHE_HITS = Counter(
-    "cache_hits_total",
+    "conductor_cache_hits_total",
     "Model responses served from the response cache, by agent.",
     ["agent"],
     registry=REGISTRY,
 )
 TOKENS = Counter(
-    "model_tokens_total",
+    "conductor_model_tokens_total",
     "Tokens sent and received, by endpoint and direction (input, output).",
     ["endpoint", "direction"],
     registry=REGISTRY,
 )
+REFUNDS = Counter(
+    "conductor_refunds_total",
+    "Refund attempts through the ledger, by outcome: issued (a new ledger record), replayed "
+    "(the run's own idempotency key was found: already done), refused (the ledger refused).",
+    ["outcome"],
+    registry=REGISTRY,
+)
+for _outcome in ("issued", "replayed", "refused"):
+    REFUNDS.labels(outcome=_outcome)  # every outcome is exported from the start, at 0
 
 CIRCUIT_STATE_VALUES = {"closed": 0, "half_open": 1, "half-open": 1, "open": 2}
-"""The value `circuit_state` takes for each breaker state name."""
+"""The value `conductor_circuit_state` takes for each breaker state name."""
 
 
 def set_circuit_state(endpoint: str, state: str) -> None:
-    """Publish an endpoint's breaker state ("closed", "half_open" or "open") as `circuit_state`.
+    """Publish an endpoint's breaker state ("closed", "half_open", "open") as a gauge value.
+
+    The gauge is `conductor_circuit_state`.
 
     Raises:
         ValueError: On a state name the gauge has no value for.
@@ -100,7 +111,7 @@ def set_circuit_state(endpoint: str, state: str) -> None:
 
 
 class WaitingRuns:
-    """The runs waiting on something outside the machine, by workflow id: `queue_depth`.
+    """The runs waiting on something outside the machine, by workflow id: `conductor_queue_depth`.
 
     Marking is idempotent, so a node that runs again after a resume never counts its run
     twice, and releasing a run this process never saw waiting is a no-op (a resume from
@@ -141,7 +152,7 @@ class WaitingRuns:
 
 
 WAITING = WaitingRuns()
-"""The process's waiting runs; `queue_depth` reads its count at every scrape."""
+"""The process's waiting runs; `conductor_queue_depth` reads its count at every scrape."""
 QUEUE_DEPTH.set_function(WAITING.count)
 
 
@@ -158,14 +169,14 @@ def current_workflow_id() -> str | None:
 
 
 def mark_waiting(kind: str, workflow_id: str | None = None) -> None:
-    """Count the current run (or `workflow_id`) in `queue_depth` as waiting on `kind`."""
+    """Count the current run (or `workflow_id`) in `conductor_queue_depth` as waiting on `kind`."""
     wid = workflow_id or current_workflow_id()
     if wid is not None:
         WAITING.mark(wid, kind)
 
 
 def mark_released(workflow_id: str | None = None) -> None:
-    """Stop counting the current run (or `workflow_id`) in `queue_depth`."""
+    """Stop counting the current run (or `workflow_id`) in `conductor_queue_depth`."""
     wid = workflow_id or current_workflow_id()
     if wid is not None:
         WAITING.release(wid)

@@ -15,11 +15,11 @@ from rich.table import Table
 
 from telemetry.metrics import REGISTRY, render_latest
 
-LATENCY_METRIC = "agent_execution_seconds"
-ERRORS_METRIC = "agent_errors_total"
-QUEUE_METRIC = "queue_depth"
-ESCALATIONS_METRIC = "escalations_total"
-WORKFLOWS_METRIC = "workflows_total"
+LATENCY_METRIC = "conductor_agent_execution_seconds"
+ERRORS_METRIC = "conductor_agent_errors_total"
+QUEUE_METRIC = "conductor_queue_depth"
+ESCALATIONS_METRIC = "conductor_escalations_total"
+WORKFLOWS_METRIC = "conductor_workflows_total"
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ class SLOReport:
 
     agents: list[AgentFigures]
     queue_depth: float
-    workflows: int  # runs started: finished (workflows_total) plus still waiting
+    workflows: int  # runs started: finished (conductor_workflows_total) plus still waiting
     escalations: int
     escalation_rate: float | None
     escalations_by_reason: dict[str, int] = field(default_factory=dict)
@@ -98,9 +98,10 @@ def histogram_quantile(q: float, buckets: Iterable[tuple[float, float]]) -> floa
 def slo_from_text(text: str, *, source: str = "text") -> SLOReport:
     """Compute the SLO report from Prometheus text exposition (a scrape of `/metrics`).
 
-    Latency and error figures sum over tiers; the error rate is `agent_errors_total` over
-    `agent_execution_seconds_count` (1.0 for an agent with errors and no execution counted).
-    The escalation rate is `escalations_total` over `workflows_total`.
+    Latency and error figures sum over tiers; the error rate is
+    `conductor_agent_errors_total` over `conductor_agent_execution_seconds_count` (1.0 for an
+    agent with errors and no execution counted).
+    The escalation rate is `conductor_escalations_total` over `conductor_workflows_total`.
 
     Args:
         text: The exposition text; other metrics on the page are ignored.
@@ -149,7 +150,7 @@ def slo_from_text(text: str, *, source: str = "text") -> SLOReport:
         )
     escalations = sum(reasons.values())
     # Runs still waiting (on a reviewer or on providers) have not finished, so they are not
-    # in workflows_total; they did start, and most waiting runs are the escalated ones.
+    # in conductor_workflows_total; they did start, and most waiting runs are the escalated ones.
     started = workflows + queue
     return SLOReport(
         agents=agents,

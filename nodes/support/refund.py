@@ -9,6 +9,7 @@ from nodes.resources import Resources
 from nodes.spec import State
 from store.errors import StoreError
 from telemetry.logging import get_logger
+from telemetry.metrics import REFUNDS
 from validators.policy import refund_idempotency_key
 
 log = get_logger("conductor.actions")
@@ -35,6 +36,7 @@ async def issue_refund(resources: Resources, state: State, due: dict[str, Any]) 
         )
     except (StoreError, ValueError) as exc:  # refused by the ledger: nothing was written
         log.warning("refund_refused", idempotency_key=key, error=str(exc))
+        REFUNDS.labels(outcome="refused").inc()
         return {
             "action_results": {
                 "issue_refund": {
@@ -48,6 +50,7 @@ async def issue_refund(resources: Resources, state: State, due: dict[str, Any]) 
             "errors": [{"node": "issue_refund", "kind": type(exc).__name__, "message": str(exc)}],
         }
     log.info("refund_issued", idempotency_key=key, created=created, amount=record["amount"])
+    REFUNDS.labels(outcome="issued" if created else "replayed").inc()
     refund = {
         "amount": record["amount"],
         "currency": record["currency"],

@@ -524,3 +524,35 @@ async def test_the_audit_catches_what_the_invariants_forbid(tmp_path: Path) -> N
         assert any("not the writer's" in f for f in found)
         lost = duplicate_or_lost_refunds(h.store, runs)
         assert len(lost) == 3 and all("knows nothing" in f for f in lost), lost
+
+
+@pytest.mark.parametrize("payload", ["retry", "empty-by-id", "anything"])
+async def test_parked_run_resumes_with_any_payload(payload: str, tmp_path: Path) -> None:
+    """`{"retry": true}`, `{interrupt_id: {}}` or any other value resumes a parked run."""
+    clock = FakeClock()
+    async with harness(tmp_path, FaultSpec(down="all", seed=3), clock=clock) as h:
+        runs = await run_tickets(h.graph, ["T-008"], "park-any")
+        parked = runs["T-008"]
+        assert parked.status == "parked"
+        h.sim.set_faults(FaultSpec())
+        clock.now += 31
+        value: Any = {
+            "retry": {"retry": True},
+            "empty-by-id": {parked.interrupts[0].id: {}},
+            "anything": {"decision": "approve", "note": 3},
+        }[payload]
+        await h.graph.ainvoke(Command(resume=value), config(parked.thread_id))
+        done = await snapshot(h.graph, parked.ticket, parked.thread_id)
+        assert done.status == TRUTH["T-008"]["expected_status"]
+        assert done.values["parks"] == 1
+
+
+async def test_empty_resume_is_an_empty_interrupt_map_to_langgraph(tmp_path: Path) -> None:
+    """`Command(resume={})` resumes nothing in-process: LangGraph reads it as a map of answers
+    by interrupt id with no entries. The server rewrites `{}` to `{"retry": true}`
+    (server/inputs.py); in-process callers send `{"retry": true}`."""
+    async with harness(tmp_path, FaultSpec(down="all", seed=3)) as h:
+        runs = await run_tickets(h.graph, ["T-008"], "park-empty")
+        await h.graph.ainvoke(Command(resume={}), config(runs["T-008"].thread_id))
+        after = await snapshot(h.graph, runs["T-008"].ticket, runs["T-008"].thread_id)
+        assert after.status == "parked" and not after.values.get("parks")

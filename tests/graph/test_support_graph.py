@@ -218,3 +218,25 @@ async def test_refund_node_run_twice_refunds_once(
     assert second["action_results"]["issue_refund"]["replayed"] is True
     assert second["actions"][0]["created"] is False
     assert store.count_refunds() == 1
+
+
+async def test_refunds_are_counted_by_outcome(
+    graph: Any, store: Store, resources: Resources
+) -> None:
+    from telemetry.metrics import REGISTRY
+
+    def count(outcome: str) -> float:
+        value = REGISTRY.get_sample_value("conductor_refunds_total", {"outcome": outcome})
+        return value or 0.0
+
+    before = {o: count(o) for o in ("issued", "replayed", "refused")}
+    await run(graph, {"ticket": SMALL_REFUND}, "refund-count")
+    assert count("issued") == before["issued"] + 1
+    snapshot = await graph.aget_state({"configurable": {"thread_id": "refund-count"}})
+    state = {**snapshot.values, "action_results": {}}
+    due = {"order_id": "ORD-10001", "amount": 35.0, "currency": "USD"}
+    await issue_refund(resources, state, due)  # the node again, after a crash: a replay
+    assert count("replayed") == before["replayed"] + 1
+    await issue_refund(resources, state, {**due, "order_id": "ORD-99999"})  # no such order
+    assert count("refused") == before["refused"] + 1
+    assert count("issued") == before["issued"] + 1

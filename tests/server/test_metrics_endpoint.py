@@ -54,14 +54,19 @@ async def test_metrics_and_healthz_after_runs(dev_server: str) -> None:
     assert page.status_code == 200 and own.status_code == 200
     for text in (page.text, own.text):
         sums = totals(text)
-        assert sums["workflows_total"] >= 1
-        assert sums["agent_execution_seconds_count"] >= 4
-        assert sums["model_calls_total"] >= 4
-        assert sums["cost_usd_total"] > 0
-        assert sums["escalations_total"] >= 1
-        for name in ("agent_errors_total", "circuit_state", "queue_depth", "cache_hits_total"):
+        assert sums["conductor_workflows_total"] >= 1
+        assert sums["conductor_agent_execution_seconds_count"] >= 4
+        assert sums["conductor_model_calls_total"] >= 4
+        assert sums["conductor_cost_usd_total"] > 0
+        assert sums["conductor_escalations_total"] >= 1
+        for name in (
+            "conductor_agent_errors_total",
+            "conductor_circuit_state",
+            "conductor_queue_depth",
+            "conductor_cache_hits_total",
+        ):
             assert f"# TYPE {name} " in text, name
-    assert 'workflows_total{graph="support",status="resolved"}' in own.text
+    assert 'conductor_workflows_total{graph="support",status="resolved"}' in own.text
 
     assert health.status_code == 200
     body = health.json()

@@ -178,8 +178,8 @@ async def test_serves_from_the_first_endpoint_of_the_agents_tier(
 ) -> None:
     sim = new_sim()
     gw = build(sim)
-    ok_before = sample("model_calls_total", endpoint="sim-small-a", outcome="ok")
-    cost_before = sample("cost_usd_total", agent="classify_intent", model="sim-small")
+    ok_before = sample("conductor_model_calls_total", endpoint="sim-small-a", outcome="ok")
+    cost_before = sample("conductor_cost_usd_total", agent="classify_intent", model="sim-small")
     result = await classify(gw)
     assert isinstance(result.output, IntentClassification)
     assert (result.endpoint, result.model, result.tier) == ("sim-small-a", "sim-small", "small")
@@ -189,10 +189,12 @@ async def test_serves_from_the_first_endpoint_of_the_agents_tier(
     expected = (result.usage["input_tokens"] * 0.15 + result.usage["output_tokens"] * 0.60) / 1e6
     assert result.cost_usd == pytest.approx(expected)
     assert result.duration_ms > 0
-    assert sample("model_calls_total", endpoint="sim-small-a", outcome="ok") == ok_before + 1
-    assert sample("cost_usd_total", agent="classify_intent", model="sim-small") == pytest.approx(
-        cost_before + expected
+    assert (
+        sample("conductor_model_calls_total", endpoint="sim-small-a", outcome="ok") == ok_before + 1
     )
+    assert sample(
+        "conductor_cost_usd_total", agent="classify_intent", model="sim-small"
+    ) == pytest.approx(cost_before + expected)
     (line,) = events(captured, "model_call")
     assert line["result_status"] == "ok"
     assert line["token_usage"] == result.usage
@@ -296,14 +298,16 @@ async def test_circuit_opens_after_five_failures_and_lets_nothing_through(
     assert "circuit open" in info.value.reasons["sim-large-a"]
     assert sim.stats()["requests_total"] == 5
     assert gw.health()["sim-large-a"]["state"] == "open"
-    assert sample("circuit_state", endpoint="sim-large-a") == 2
-    blocked_before = sample("model_calls_total", endpoint="sim-large-a", outcome="circuit_open")
+    assert sample("conductor_circuit_state", endpoint="sim-large-a") == 2
+    blocked_before = sample(
+        "conductor_model_calls_total", endpoint="sim-large-a", outcome="circuit_open"
+    )
     clock.now += 29.5
     with pytest.raises(ProviderUnavailable):
         await decide(gw)
     assert sim.stats()["requests_total"] == 5  # no request while open
     assert (
-        sample("model_calls_total", endpoint="sim-large-a", outcome="circuit_open")
+        sample("conductor_model_calls_total", endpoint="sim-large-a", outcome="circuit_open")
         == blocked_before + 1
     )
     clock.now += 0.5
@@ -312,7 +316,7 @@ async def test_circuit_opens_after_five_failures_and_lets_nothing_through(
     result = await decide(gw)
     assert result.endpoint == "sim-large-a"
     assert gw.health()["sim-large-a"]["state"] == "closed"
-    assert sample("circuit_state", endpoint="sim-large-a") == 0
+    assert sample("conductor_circuit_state", endpoint="sim-large-a") == 0
 
 
 async def test_half_open_lets_at_most_three_trials_through(build: Factory, tmp_path: Path) -> None:
@@ -343,7 +347,7 @@ async def test_half_open_lets_at_most_three_trials_through(build: Factory, tmp_p
 async def test_invalid_json_is_not_a_breaker_failure(build: Factory) -> None:
     sim = new_sim("garbage_rate=1.0")
     gw = build(sim)
-    before = sample("model_calls_total", endpoint="sim-small-a", outcome="invalid")
+    before = sample("conductor_model_calls_total", endpoint="sim-small-a", outcome="invalid")
     for _ in range(6):
         with pytest.raises(InvalidModelOutput) as info:
             await classify(gw)
@@ -352,7 +356,10 @@ async def test_invalid_json_is_not_a_breaker_failure(build: Factory) -> None:
     assert sim.stats()["requests_total"] == 6  # one call each: no retry on a bad answer
     assert gw.health()["sim-small-a"]["state"] == "closed"
     assert gw.health()["sim-small-a"]["failures"] == 0
-    assert sample("model_calls_total", endpoint="sim-small-a", outcome="invalid") == before + 6
+    assert (
+        sample("conductor_model_calls_total", endpoint="sim-small-a", outcome="invalid")
+        == before + 6
+    )
 
 
 # --- rate limits -----------------------------------------------------------------------------
@@ -425,7 +432,9 @@ async def test_a_hang_is_cut_at_the_agent_timeout(build: Factory, tmp_path: Path
     sim = new_sim("timeout_rate=1.0,hang_seconds=5")
     settings = settings_for(tmp_path).with_agent("classify_intent", timeout_s=0.2)
     gw = build(sim, settings=settings)
-    timeouts_before = sample("model_calls_total", endpoint="sim-small-a", outcome="timeout")
+    timeouts_before = sample(
+        "conductor_model_calls_total", endpoint="sim-small-a", outcome="timeout"
+    )
     started = time.monotonic()
     with pytest.raises(ModelCallFailed, match="no answer in"):
         await classify(gw)
@@ -438,7 +447,7 @@ async def test_a_hang_is_cut_at_the_agent_timeout(build: Factory, tmp_path: Path
         1,
     ]
     assert (
-        sample("model_calls_total", endpoint="sim-small-a", outcome="timeout")
+        sample("conductor_model_calls_total", endpoint="sim-small-a", outcome="timeout")
         == timeouts_before + 1
     )
 
@@ -469,7 +478,7 @@ async def test_a_cacheable_answer_is_held_pending_until_its_gate_confirms_it(
 ) -> None:
     sim = new_sim()
     gw = build(sim)
-    hits_before = sample("cache_hits_total", agent="classify_intent")
+    hits_before = sample("conductor_cache_hits_total", agent="classify_intent")
     first = await classify(gw)
     assert not first.cached and first.cache_key is not None
     second = await classify(gw)  # nothing confirmed yet: not a hit
@@ -482,7 +491,7 @@ async def test_a_cacheable_answer_is_held_pending_until_its_gate_confirms_it(
     assert third.output == second.output
     assert (third.calls, third.cost_usd, third.endpoint) == (0, 0.0, "sim-small-a")
     assert sim.stats()["requests_total"] == 2
-    assert sample("cache_hits_total", agent="classify_intent") == hits_before + 1
+    assert sample("conductor_cache_hits_total", agent="classify_intent") == hits_before + 1
     await gw.confirm_cached(second.cache_key)  # already written and forgotten: no-op
     await gw.confirm_cached("no-such-key")
     different = await classify(gw, "<ticket>Where is my order ORD-10003?</ticket>")
@@ -600,7 +609,7 @@ async def test_an_invalid_answer_carries_what_it_cost(build: Factory) -> None:
     sim = new_sim("garbage_rate=1.0")
     gw = build(sim)
     endpoint = next(e for e in gw.profile.endpoints if e.name == "sim-small-a")
-    cost_before = sample("cost_usd_total", agent="classify_intent", model="sim-small")
+    cost_before = sample("conductor_cost_usd_total", agent="classify_intent", model="sim-small")
     with pytest.raises(InvalidModelOutput) as info:
         await classify(gw)
     usage = info.value.usage
@@ -609,7 +618,7 @@ async def test_an_invalid_answer_carries_what_it_cost(build: Factory) -> None:
         endpoint.cost_usd(usage["input_tokens"], usage["output_tokens"])
     )
     assert info.value.cost_usd > 0
-    cost_after = sample("cost_usd_total", agent="classify_intent", model="sim-small")
+    cost_after = sample("conductor_cost_usd_total", agent="classify_intent", model="sim-small")
     assert cost_after - cost_before == pytest.approx(info.value.cost_usd)
 
 

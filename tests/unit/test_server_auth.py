@@ -45,10 +45,10 @@ def test_a_named_but_bad_key_file_stops_the_server(tmp_path: Path) -> None:
     assert load_keys_from_env({}) is None
 
 
-def test_open_mode_has_no_authorization_handlers() -> None:
+def test_open_mode_only_checks_run_input() -> None:
     auth = build_auth(None)
     assert auth._authenticate_handler is not None
-    assert not auth._handlers and not auth._global_handlers
+    assert set(auth._handlers) == {("threads", "create_run")} and not auth._global_handlers
 
 
 def run(**kwargs: Any) -> dict[str, Any]:

@@ -26,15 +26,15 @@ from telemetry.slo import (
 )
 
 ISSUE_METRICS = (
-    "agent_execution_seconds",
-    "agent_errors_total",
-    "model_calls_total",
-    "circuit_state",
-    "workflows_total",
-    "escalations_total",
-    "queue_depth",
-    "cost_usd_total",
-    "cache_hits_total",
+    "conductor_agent_execution_seconds",
+    "conductor_agent_errors_total",
+    "conductor_model_calls_total",
+    "conductor_circuit_state",
+    "conductor_workflows_total",
+    "conductor_escalations_total",
+    "conductor_queue_depth",
+    "conductor_cost_usd_total",
+    "conductor_cache_hits_total",
 )
 
 
@@ -60,7 +60,10 @@ def test_metrics_route_serves_the_registry() -> None:
             response = client.get(path)
             assert response.status_code == 200
             assert response.headers["content-type"].startswith("text/plain")
-            assert 'agent_errors_total{agent="unit_test_agent",error_type="Boom"}' in response.text
+            assert (
+                'conductor_agent_errors_total{agent="unit_test_agent",error_type="Boom"}'
+                in response.text
+            )
 
 
 def test_expose_in_bridges_into_another_registry_once() -> None:
@@ -69,8 +72,8 @@ def test_expose_in_bridges_into_another_registry_once() -> None:
     metrics.expose_in(host)
     metrics.WORKFLOWS.labels(graph="unit", status="resolved").inc()
     text = generate_latest(host).decode()
-    assert text.count("# TYPE workflows_total counter") == 1
-    assert 'workflows_total{graph="unit",status="resolved"}' in text
+    assert text.count("# TYPE conductor_workflows_total counter") == 1
+    assert 'conductor_workflows_total{graph="unit",status="resolved"}' in text
 
 
 def test_start_metrics_server_serves_the_registry_on_loopback() -> None:
@@ -79,7 +82,7 @@ def test_start_metrics_server_serves_the_registry_on_loopback() -> None:
         url = f"http://127.0.0.1:{server.server_port}"
         response = httpx.get(f"{url}/metrics", timeout=5)
         assert response.status_code == 200
-        assert "# TYPE agent_execution_seconds histogram" in response.text
+        assert "# TYPE conductor_agent_execution_seconds histogram" in response.text
         report = fetch_slo(url)
         assert report.source == f"{url}/metrics"
     finally:
@@ -104,7 +107,7 @@ def test_waiting_runs_are_counted_once_and_never_below_zero() -> None:
     assert metrics.QUEUE_DEPTH.collect()[0].samples[0].value == 2
     assert metrics.WAITING.by_kind() == {"review": 1, "parked": 1}
     metrics.WAITING.release("t-1")
-    assert "queue_depth 1.0" in metrics.render_latest().decode()
+    assert "conductor_queue_depth 1.0" in metrics.render_latest().decode()
 
 
 class WaitState(TypedDict, total=False):
@@ -181,16 +184,20 @@ def private_registry() -> tuple[CollectorRegistry, dict[str, Any]]:
     registry = CollectorRegistry()
     made = {
         "latency": Histogram(
-            "agent_execution_seconds",
+            "conductor_agent_execution_seconds",
             "x",
             ["agent", "tier"],
             buckets=(0.1, 0.5, 1.0, 2.0, 5.0, 10.0),
             registry=registry,
         ),
-        "errors": Counter("agent_errors_total", "x", ["agent", "error_type"], registry=registry),
-        "workflows": Counter("workflows_total", "x", ["graph", "status"], registry=registry),
-        "escalations": Counter("escalations_total", "x", ["reason"], registry=registry),
-        "queue": Gauge("queue_depth", "x", registry=registry),
+        "errors": Counter(
+            "conductor_agent_errors_total", "x", ["agent", "error_type"], registry=registry
+        ),
+        "workflows": Counter(
+            "conductor_workflows_total", "x", ["graph", "status"], registry=registry
+        ),
+        "escalations": Counter("conductor_escalations_total", "x", ["reason"], registry=registry),
+        "queue": Gauge("conductor_queue_depth", "x", registry=registry),
     }
     return registry, made
 

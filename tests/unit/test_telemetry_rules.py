@@ -105,7 +105,11 @@ def check_expression(expr: str, known: dict[str, set[str]]) -> set[str]:
 
 def test_rules_expressions_read_real_series_and_labels() -> None:
     known = registry_series()
-    assert {"agent_execution_seconds_bucket", "agent_errors_total", "queue_depth"} <= set(known)
+    assert {
+        "conductor_agent_execution_seconds_bucket",
+        "conductor_agent_errors_total",
+        "conductor_queue_depth",
+    } <= set(known)
     rules = load_rules()
     for rule in rules:
         reads = check_expression(rule["expr"], known)
@@ -125,8 +129,8 @@ def test_rules_alert_on_the_four_figures() -> None:
     records = {rule["record"]: rule["expr"] for rule in rules if "record" in rule}
     assert "histogram_quantile(0.95" in records["agent:agent_execution_seconds:p95_5m"]
     assert "by (agent" in records["agent:agent_errors:ratio_rate5m"]
-    assert "escalations_total" in records["conductor:escalations:ratio_rate15m"]
-    assert "workflows_total" in records["conductor:escalations:ratio_rate15m"]
+    assert "conductor_escalations_total" in records["conductor:escalations:ratio_rate15m"]
+    assert "conductor_workflows_total" in records["conductor:escalations:ratio_rate15m"]
     anomalies = {
         "AgentLatencyP95Anomaly": "agent:agent_execution_seconds:p95_5m",
         "AgentErrorRateAnomaly": "agent:agent_errors:ratio_rate5m",
@@ -143,11 +147,11 @@ def test_rules_alert_on_the_four_figures() -> None:
 def test_sanity_check_rejects_what_it_should() -> None:
     known = registry_series()
     for bad in (
-        "sum(rate(agent_errors_total[5m])",
+        "sum(rate(conductor_agent_errors_total[5m])",
         "rate(agent_erors_total[5m])",
-        "sum by (agnt) (rate(agent_errors_total[5m]))",
-        "rate(agent_errors_total[5 minutes])",
-        "frobnicate(queue_depth)",
+        "sum by (agnt) (rate(conductor_agent_errors_total[5m]))",
+        "rate(conductor_agent_errors_total[5 minutes])",
+        "frobnicate(conductor_queue_depth)",
     ):
         with pytest.raises(AssertionError):
             check_expression(bad, known)
