@@ -39,6 +39,11 @@ SERVED_INPUTS: tuple[ServedInput, ...] = (
         key="ticket",
         example='{"ticket": {"ticket_id", "customer_id", "subject", "body", "channel"}}',
     ),
+    ServedInput(
+        graph="documents",
+        key="document",
+        example='{"document": {"document_id", "text", "title"?, "source"?}}',
+    ),
 )
 """The graphs `langgraph.json` serves and their input shapes."""
 

@@ -27,7 +27,7 @@ from test_tracing import LANGSMITH_API_KEY, FakeLangSmith, flush_traces, langsmi
 import conductor_cli.main as cli_main
 from conductor_cli.main import main
 from gateway.gateway import ModelGateway
-from gateway.registry import GatewaySettings
+from gateway.registry import DEFAULT_MODELS_FILE, GatewaySettings, load_registry
 from gateway.secrets import FileSecretStore
 from nodes.resources import Resources
 from simulator.app import create_app
@@ -47,6 +47,9 @@ TICKETS = {
 }
 AGENT_OF_SCHEMA = {schema.__name__: agent for agent, schema in AGENT_OUTPUT_SCHEMAS.items()}
 AGENTS = tuple(AGENT_OUTPUT_SCHEMAS)
+"""The support agents, whose calls this test makes and whose keys it hunts for."""
+REGISTRY_AGENTS = tuple(load_registry(DEFAULT_MODELS_FILE).agents)
+"""Every agent of the registry: each needs its key for the gateway's start-up check."""
 
 
 class RecordingApp:
@@ -98,7 +101,7 @@ def write_secrets(directory: Path) -> tuple[FileSecretStore, dict[str, str]]:
     """One known, unguessable key per agent (and for the endpoints' shared reference)."""
     store = FileSecretStore(directory)
     values = {}
-    for ref in (*AGENTS, "sim"):
+    for ref in (*REGISTRY_AGENTS, "sim"):
         # Not shaped like an OpenAI key, so no generic pattern can hide a leak.
         values[ref] = f"cndk-{ref}-{secrets.token_hex(20)}"
         path = store.put(ref, values[ref])

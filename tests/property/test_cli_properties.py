@@ -113,6 +113,7 @@ def ticket_of(line: str) -> tuple[dict[str, Any] | None, bool]:
 def test_every_line_is_accounted_for_and_no_policy_is_broken(workdir: Path, content: bytes) -> None:
     code, stderr, out, db = run_cli(workdir, content)
     assert code == 0, stderr
+
     def blank(raw: bytes) -> bool:
         try:
             return not raw.decode("utf-8").strip()

@@ -47,3 +47,20 @@ def test_empty_resume_becomes_retry() -> None:
     other: dict[str, Any] = {"command": {"resume": {"decision": "reject"}}}
     normalize_resume(other)
     assert other["command"]["resume"] == {"decision": "reject"}
+
+
+def test_every_served_graph_has_its_input_shape() -> None:
+    import json
+    from pathlib import Path
+
+    from graphs.documents import DOCUMENTS
+    from graphs.support import SUPPORT
+    from server.inputs import SERVED_INPUTS
+
+    served = json.loads((Path(__file__).resolve().parents[2] / "langgraph.json").read_text())
+    assert {s.graph for s in SERVED_INPUTS} == set(served["graphs"])
+    keys = {spec.name: spec.input_key for spec in (SUPPORT, DOCUMENTS)}
+    assert {s.graph: s.key for s in SERVED_INPUTS} == keys
+    check_run_input({"input": {"document": {"document_id": "D"}}}, "documents")
+    with pytest.raises(RunInputError, match='send {"document": {'):
+        check_run_input({"input": {"ticket": {}}}, "documents")
