@@ -126,7 +126,9 @@ def _intent_misread(value: dict[str, Any], ctx: PromptContext, draws: Draws) -> 
 
 def _other_amount(current: Any, ctx: PromptContext, draws: Draws) -> float | None:
     """Another amount the ticket states than `current`, or None when it states no other."""
-    others = [a for a in all_amounts(ctx.ticket) if current is None or abs(a - float(current)) > 0.005]
+    others = [
+        a for a in all_amounts(ctx.ticket) if current is None or abs(a - float(current)) > 0.005
+    ]
     return draws.choice("corrupt:other_amount", tuple(others)) if others else None
 
 

@@ -230,7 +230,7 @@ _NO_MONEY = re.compile(
 
 
 def asks_for_replacement(ticket: str) -> bool:
-    """Return True when the ticket asks for a replacement rather than money (simulator's reading)."""
+    """Return True when the ticket asks for a replacement rather than money (own reading)."""
     text = _plain(ticket)
     if not _REPLACEMENT.search(text):
         return False

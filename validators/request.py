@@ -53,7 +53,9 @@ _PAID = re.compile(
 )
 """Words just before an amount that mark it as a price paid, not an amount asked."""
 
-_PAID_AFTER = re.compile(r"^\s*(?:that\s+)?(?:i|we)\s+(?:paid|was\s+charged|spent)\b", re.IGNORECASE)
+_PAID_AFTER = re.compile(
+    r"^\s*(?:that\s+)?(?:i|we)\s+(?:paid|was\s+charged|spent)\b", re.IGNORECASE
+)
 """Words just after an amount that mark it as a price paid ("£18.75 I paid")."""
 
 REQUEST_WORDS = ("refund", "reimburse", "credit", "return", "money", "back", "difference")

@@ -291,7 +291,12 @@ def refund_partial(rng: random.Random, pools: Pools) -> tuple[str, str, str, Lab
         rng.choice(ASK_AMOUNT).format(amt=amt),
     )
     label = Label(intent, order["order_id"], asked, refund_requested=True, tags=["partial"])
-    return order["customer_id"], rng.choice(("Refund", "Order problem", f"{oid}", "Help")), body, label
+    return (
+        order["customer_id"],
+        rng.choice(("Refund", "Order problem", f"{oid}", "Help")),
+        body,
+        label,
+    )
 
 
 def refund_full(rng: random.Random, pools: Pools) -> tuple[str, str, str, Label] | None:
@@ -310,7 +315,12 @@ def refund_full(rng: random.Random, pools: Pools) -> tuple[str, str, str, Label]
         rng.choice(ASK_FULL),
     )
     label = Label(intent, order["order_id"], None, refund_requested=True, tags=["full"])
-    return order["customer_id"], rng.choice(("Money back", "Refund please", "Complaint")), body, label
+    return (
+        order["customer_id"],
+        rng.choice(("Money back", "Refund please", "Complaint")),
+        body,
+        label,
+    )
 
 
 def paid_vs_asked(rng: random.Random, pools: Pools) -> tuple[str, str, str, Label] | None:
@@ -409,7 +419,8 @@ def someone_elses(rng: random.Random, pools: Pools) -> tuple[str, str, str, Labe
         rng,
         pools,
         writer,
-        f"Order {write_order_id(rng, order['order_id'])} was a gift and {rng.choice(PROBLEM_UNHAPPY)}.",
+        f"Order {write_order_id(rng, order['order_id'])} was a gift and "
+        f"{rng.choice(PROBLEM_UNHAPPY)}.",
         rng.choice(ASK_FULL),
     )
     label = Label("refund_request", order["order_id"], None, True, tags=["not_owner"])
@@ -420,7 +431,9 @@ def two_orders(rng: random.Random, pools: Pools) -> tuple[str, str, str, Label] 
     """Two of the customer's orders named; the refund is asked on one of them."""
     for _ in range(20):
         writer = customer_id(rng.randint(1, N_CUSTOMERS))
-        own = [o for o in pools.store.orders_for_customer(writer) if o["order_id"] not in pools.used]
+        own = [
+            o for o in pools.store.orders_for_customer(writer) if o["order_id"] not in pools.used
+        ]
         target = [o for o in own if pools.eligible(o)]
         if len(own) >= 2 and target:
             break
@@ -457,7 +470,9 @@ def legal(rng: random.Random, pools: Pools) -> tuple[str, str, str, Label] | Non
 def no_order_id(rng: random.Random, pools: Pools) -> tuple[str, str, str, Label] | None:
     """A refund asked without any order id."""
     writer = customer_id(rng.randint(1, N_CUSTOMERS))
-    body = _letter(rng, pools, writer, f"My purchase: {rng.choice(PROBLEM_UNHAPPY)}.", rng.choice(ASK_FULL))
+    body = _letter(
+        rng, pools, writer, f"My purchase: {rng.choice(PROBLEM_UNHAPPY)}.", rng.choice(ASK_FULL)
+    )
     return writer, "Refund", body, Label("refund_request", None, None, True, tags=["no_order_id"])
 
 
@@ -465,7 +480,9 @@ def unknown_order(rng: random.Random, pools: Pools) -> tuple[str, str, str, Labe
     """A refund asked on an order id the store does not hold."""
     writer = customer_id(rng.randint(1, N_CUSTOMERS))
     oid = f"ORD-{rng.randint(30000, 89999)}"
-    body = _letter(rng, pools, writer, f"{oid}: {rng.choice(PROBLEM_BROKEN)}.", rng.choice(ASK_FULL))
+    body = _letter(
+        rng, pools, writer, f"{oid}: {rng.choice(PROBLEM_BROKEN)}.", rng.choice(ASK_FULL)
+    )
     return writer, "Refund", body, Label("damaged_item", oid, None, True, tags=["unknown_order"])
 
 
@@ -592,7 +609,9 @@ def main() -> int:
     SUPPORT.write_text(render(generate()), encoding="utf-8")
     raw = [json.loads(x) for x in ADVERSARIAL.read_text(encoding="utf-8").splitlines() if x.strip()]
     ADVERSARIAL.write_text(render(label_adversarial(raw)), encoding="utf-8")
-    print(f"wrote {N_TICKETS} tickets to {SUPPORT.name}, relabelled {len(raw)} in {ADVERSARIAL.name}")
+    print(
+        f"wrote {N_TICKETS} tickets to {SUPPORT.name}, relabelled {len(raw)} in {ADVERSARIAL.name}"
+    )
     return 0
 
 
