@@ -83,7 +83,9 @@ class NaiveChain:
             for tier in ("small", "large")
         }
 
-    async def _ask(self, tier: str, schema: type[BaseModel], messages: list[Any]) -> Any:
+    async def _ask(
+        self, tier: str, schema: type[BaseModel], messages: list[Any], spent: Counter[str]
+    ) -> Any:
         tier = "large" if self.large_only else tier
         raw = (
             await self._models[tier]
@@ -91,8 +93,9 @@ class NaiveChain:
             .ainvoke(messages)
         )
         usage = raw["raw"].usage_metadata or {}
-        self.tokens[f"{tier}:in"] += usage.get("input_tokens", 0)
-        self.tokens[f"{tier}:out"] += usage.get("output_tokens", 0)
+        for counter in (self.tokens, spent):
+            counter[f"{tier}:in"] += usage.get("input_tokens", 0)
+            counter[f"{tier}:out"] += usage.get("output_tokens", 0)
         if raw["parsed"] is None:
             raise ValueError(f"unparseable answer: {raw['parsing_error']}")
         return raw["parsed"]
@@ -101,15 +104,20 @@ class NaiveChain:
         """Process one ticket; exceptions propagate (the caller retries or counts it lost).
 
         Returns:
-            `{"status": "resolved", "intent", "refund"}`; `refund` is the ledger row or None.
+            `{"status": "resolved", "intent", "refund", "tokens"}`; `refund` is the ledger row
+            or None, `tokens` what this ticket spent by `{tier}:in` / `{tier}:out`.
         """
+        spent: Counter[str] = Counter()
         ticket = Ticket.model_validate(dict(raw_ticket)).model_dump(mode="json")
         text = ticket_text(ticket["subject"], ticket["body"])
         intent = await self._ask(
-            "small", IntentClassification, agent_messages(CLASSIFY_INTENT_PROMPT, ticket=text)
+            "small",
+            IntentClassification,
+            agent_messages(CLASSIFY_INTENT_PROMPT, ticket=text),
+            spent,
         )
         entities = await self._ask(
-            "small", TicketEntities, agent_messages(EXTRACT_ENTITIES_PROMPT, ticket=text)
+            "small", TicketEntities, agent_messages(EXTRACT_ENTITIES_PROMPT, ticket=text), spent
         )
         facts = await asyncio.to_thread(
             build_facts, self.store, ticket, entities.model_dump(), RefundPolicy()
@@ -126,6 +134,7 @@ class NaiveChain:
                     entities=entities.model_dump(),
                     facts=dict(facts),
                 ),
+                spent,
             )
             order = facts["order"]
             if decision.approve and decision.amount > 0 and order is not None:
@@ -159,8 +168,9 @@ class NaiveChain:
                 classification=intent.model_dump(),
                 outcome=outcome,
             ),
+            spent,
         )
-        return {"status": "resolved", "intent": intent.intent, "refund": refund}
+        return {"status": "resolved", "intent": intent.intent, "refund": refund, "tokens": spent}
 
     async def handle_with_recovery(
         self, raw_ticket: Mapping[str, Any], rounds: int, wait_s: float
@@ -185,12 +195,20 @@ class NaiveChain:
                 error = f"{type(exc).__name__}: {exc}"
         return {"status": "failed", "intent": None, "refund": None, "error": error[:300]}
 
-    def cost_usd(self, prices: Mapping[str, tuple[float, float]]) -> float:
-        """Spend at the registry's prices (USD per million tokens, by tier)."""
+    def cost_usd(
+        self, prices: Mapping[str, tuple[float, float]], tokens: Mapping[str, int] | None = None
+    ) -> float:
+        """Spend at the registry's prices (USD per million tokens, by tier).
+
+        Args:
+            prices: Tier → (price in, price out) per million tokens.
+            tokens: Tokens to price; every token this chain spent when None.
+        """
+        spent = self.tokens if tokens is None else tokens
         total = 0.0
         for tier, (price_in, price_out) in prices.items():
-            total += self.tokens[f"{tier}:in"] * price_in / 1e6
-            total += self.tokens[f"{tier}:out"] * price_out / 1e6
+            total += spent.get(f"{tier}:in", 0) * price_in / 1e6
+            total += spent.get(f"{tier}:out", 0) * price_out / 1e6
         return total
 
     async def aclose(self) -> None:
