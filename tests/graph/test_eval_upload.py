@@ -152,8 +152,11 @@ def make_handler(sink: FakeLangSmith) -> type[BaseHTTPRequestHandler]:
                 if path == "/examples":
                     dataset = (query.get("dataset") or [None])[0]
                     offset = int((query.get("offset") or ["0"])[0])
-                    found = [e for e in sink.examples.values()
-                             if dataset is None or e["dataset_id"] == dataset]
+                    found = [
+                        e
+                        for e in sink.examples.values()
+                        if dataset is None or e["dataset_id"] == dataset
+                    ]
                     limit = int((query.get("limit") or [str(len(found))])[0])
                     return self._reply(200, found[offset : offset + limit])
                 if path == "/sessions":
@@ -173,14 +176,21 @@ def make_handler(sink: FakeLangSmith) -> type[BaseHTTPRequestHandler]:
             with sink.lock:
                 if path == "/datasets":
                     payload = self._json(body)
-                    dataset = {"id": str(uuid.uuid4()), "created_at": now(), "modified_at": now(),
-                               "tenant_id": TENANT, "data_type": "kv", "example_count": 0,
-                               **payload}
+                    dataset = {
+                        "id": str(uuid.uuid4()),
+                        "created_at": now(),
+                        "modified_at": now(),
+                        "tenant_id": TENANT,
+                        "data_type": "kv",
+                        "example_count": 0,
+                        **payload,
+                    }
                     sink.datasets[dataset["id"]] = dataset
                     return self._reply(200, dataset)
                 if "/examples" in path and content_type.startswith("multipart"):
-                    dataset_id = path.split("/datasets/")[1].split("/")[0] if "/datasets/" in path \
-                        else ""
+                    dataset_id = (
+                        path.split("/datasets/")[1].split("/")[0] if "/datasets/" in path else ""
+                    )
                     sink.ingest_examples(dataset_id, sink.multipart(content_type, body))
                     return self._reply(201, {"count": len(sink.examples), "example_ids": []})
                 if path in ("/examples/bulk", "/examples"):
@@ -192,8 +202,12 @@ def make_handler(sink: FakeLangSmith) -> type[BaseHTTPRequestHandler]:
                     return self._reply(200, payload)
                 if path == "/sessions":
                     payload = self._json(body)
-                    session = {"id": str(payload.get("id") or uuid.uuid4()), "tenant_id": TENANT,
-                               "start_time": now(), **payload}
+                    session = {
+                        "id": str(payload.get("id") or uuid.uuid4()),
+                        "tenant_id": TENANT,
+                        "start_time": now(),
+                        **payload,
+                    }
                     sink.sessions[session["id"]] = session
                     return self._reply(200, session)
                 if path == "/runs/multipart":
@@ -220,8 +234,9 @@ def make_handler(sink: FakeLangSmith) -> type[BaseHTTPRequestHandler]:
             content_type = self.headers.get("Content-Type", "")
             with sink.lock:
                 if "/examples" in path and content_type.startswith("multipart"):
-                    dataset_id = path.split("/datasets/")[1].split("/")[0] if "/datasets/" in path \
-                        else ""
+                    dataset_id = (
+                        path.split("/datasets/")[1].split("/")[0] if "/datasets/" in path else ""
+                    )
                     sink.ingest_examples(dataset_id, sink.multipart(content_type, body))
                 elif path == "/examples/bulk":
                     for item in self._json(body):

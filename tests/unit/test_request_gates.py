@@ -6,11 +6,11 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from test_validators import ORDER_ID, decision, facts, order, outcome
 
 from nodes.spec import Limits
 from nodes.support.rules import TRIGGERS, legal_words
 from state.schemas import ReplyDraft, Ticket
-from test_validators import ORDER_ID, decision, facts, order, outcome
 from validators.consistency import find_refund_promise
 from validators.gates import GateContext, run_gate
 from validators.request import asked_amount, order_asked_about, refund_requested
@@ -109,8 +109,13 @@ def test_a_swapped_order_is_refused() -> None:
 
 def test_the_extractor_must_take_the_amount_asked() -> None:
     text = ticket(f"I paid $80.00 for {ORDER_ID}; please refund $20.00 of it.")
-    entities = {"order_id": ORDER_ID, "amount": 80.0, "currency": "USD", "item": None,
-                "reason": None}
+    entities = {
+        "order_id": ORDER_ID,
+        "amount": 80.0,
+        "currency": "USD",
+        "item": None,
+        "reason": None,
+    }
     refused = run_gate("extract_entities", entities, GateContext(ticket=text))
     assert not refused.passed
     assert run_gate(
@@ -122,8 +127,12 @@ def _state(body: str, legal: bool) -> dict[str, Any]:
     return {
         "ticket": {"subject": "Late", "body": body},
         "results": {
-            "classify": {"intent": "late_delivery", "confidence": 0.9, "legal_threat": legal,
-                         "summary": "late"}
+            "classify": {
+                "intent": "late_delivery",
+                "confidence": 0.9,
+                "legal_threat": legal,
+                "summary": "late",
+            }
         },
     }
 
