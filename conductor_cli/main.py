@@ -191,11 +191,37 @@ def build_parser() -> argparse.ArgumentParser:
     chaos.add_argument("--rows", default=None, help="comma-separated row names (default all)")
     _add_format_arg(chaos)
 
-    evaluate = add("eval", help="score the graph on the example dataset (offline)")
-    evaluate.add_argument("--limit", type=int, default=None, help="first N examples")
+    evaluate = add("eval", help="score a workflow on a labelled dataset with LangSmith evaluators")
+    evaluate.add_argument(
+        "dataset",
+        nargs="?",
+        default="support",
+        choices=["support", "documents", "adversarial", "examples"],
+        help="the dataset (documents: the documents workers on documents.jsonl)",
+    )
+    evaluate.add_argument(
+        "--experiment",
+        default="single",
+        choices=["single", "naive-vs-graph", "tiers", "gates", "local", "all"],
+        help="single: one variant at --error-seed; the others run side by side over --seeds",
+    )
+    evaluate.add_argument("--variant", default="graph", help="variant of a single run")
+    evaluate.add_argument("--error-seed", type=int, default=1, help="seed of the error model")
+    evaluate.add_argument(
+        "--seeds", default="1,2,3", help="error seeds of a side-by-side experiment"
+    )
     evaluate.add_argument("--error-model", choices=["ideal", "default"], default="default")
-    evaluate.add_argument("--faults", default=None, help="simulator faults during the run")
-    evaluate.add_argument("--seed", type=int, default=1)
+    evaluate.add_argument(
+        "--error-kinds", default=None, help="only these error kinds (comma-separated)"
+    )
+    evaluate.add_argument("--error-rate", type=float, default=None, help="rate of those kinds")
+    evaluate.add_argument("--faults", default="", help="simulator faults during the run")
+    evaluate.add_argument("--limit", type=int, default=None, help="first N examples")
+    evaluate.add_argument("--concurrency", type=int, default=8, help="tickets in flight")
+    evaluate.add_argument(
+        "--upload", action="store_true", help="create/update the dataset and record on LangSmith"
+    )
+    evaluate.add_argument("--out", type=Path, default=Path("var/reports"), help="report folder")
     _add_format_arg(evaluate)
 
     slo = add("slo", help="the four SLO figures of a run or a server")
@@ -585,14 +611,10 @@ async def cmd_chaos(args: argparse.Namespace) -> int:
 
 
 async def cmd_eval(args: argparse.Namespace) -> int:
-    """Run the evaluation experiment and print the mean score of each evaluator."""
-    from evals.experiment import report_table, run_experiment
+    """Run an evaluation (or side-by-side experiments) and write its report."""
+    from evals.cli import run_eval_command
 
-    report = await run_experiment(
-        limit=args.limit, error_model=args.error_model, faults=args.faults, seed=args.seed
-    )
-    show(out, report_table(report), args.format)
-    return 0
+    return await run_eval_command(args, out, console)
 
 
 def cmd_slo(args: argparse.Namespace) -> int:

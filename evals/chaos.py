@@ -5,8 +5,9 @@ the same faults and seed:
 
 - `graph`: the orchestrated support graph (gateway, gates, supervisor retries, escalation,
   parking, idempotent ledger);
-- `naive`: the same prompts and schemas called in sequence through a bare ChatOpenAI client,
-  with no gates, no retries, no breaker, and a ledger that appends whatever it is told.
+- `naive`: the fair baseline of `evals.naive`: the same prompts and schemas called in
+  sequence through ChatOpenAI with its default retries, the same store API for refunds, no
+  gates and no escalation, its lost tickets retried as often as parked runs are resumed.
 
 Figures are measured on the simulated endpoint and say so.
 """
@@ -20,54 +21,29 @@ import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
-from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from langchain_core.runnables import RunnableConfig
-from langchain_openai import ChatOpenAI
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command
-from pydantic import BaseModel, SecretStr
 
 from evals.audit import audit_refunds, duplicate_refunds
+from evals.naive import NaiveChain
 from evals.outcomes import EXAMPLE_TICKETS, judge_outcome, load_jsonl, load_truth
 from gateway.breaker import CircuitState
 from gateway.gateway import ModelGateway
 from gateway.registry import BreakerSettings, GatewaySettings
-from nodes.prompts import render_sections
 from nodes.resources import Resources
-from nodes.support.context import build_facts
-from nodes.support.prompts import (
-    CLASSIFY_INTENT_PROMPT,
-    DECIDE_REFUND_PROMPT,
-    DRAFT_REPLY_PROMPT,
-    EXTRACT_ENTITIES_PROMPT,
-)
 from simulator.app import create_app
 from simulator.engine import Simulator
 from simulator.error_model import ErrorModel
 from simulator.faults import FaultSpec
-from state.schemas import (
-    REFUND_INTENTS,
-    IntentClassification,
-    RefundDecision,
-    ReplyDraft,
-    Ticket,
-    TicketEntities,
-)
 from store.db import Store
 from store.seed import seed_store
-from validators.policy import RefundPolicy
 
 SIM_HOST_SUFFIX = ".simulator.invalid"
-
-
-def agent_messages(system: str, **sections: Any) -> list[BaseMessage]:
-    """The naive chain's prompt: the agent's instructions and its delimited sections."""
-    return [SystemMessage(system), HumanMessage(render_sections(**sections))]
 
 
 @dataclass(frozen=True)
@@ -270,115 +246,6 @@ async def run_graph_row(
     return result, statuses, ledger, store
 
 
-@dataclass
-class NaiveChain:
-    """The same workers in sequence with nothing between them: the baseline we measure against.
-
-    No gate checks an answer, nothing retries, no breaker or timeout guards a call, and the
-    ledger appends every refund it is asked for.
-    """
-
-    sim: Simulator
-    store: Store
-    ledger: list[dict[str, Any]] = field(default_factory=list)
-    tokens: Counter[str] = field(default_factory=Counter)
-
-    def __post_init__(self) -> None:
-        self._http = httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(self.sim)))
-        self._models = {
-            tier: ChatOpenAI(
-                model=f"sim-{tier}",
-                base_url="http://naive.simulator.invalid/v1",
-                api_key=SecretStr("naive"),
-                max_retries=0,
-                http_async_client=self._http,
-            )
-            for tier in ("small", "large")
-        }
-
-    async def _ask(self, tier: str, schema: type[BaseModel], messages: list[Any]) -> Any:
-        raw = (
-            await self._models[tier]
-            .with_structured_output(schema, method="json_schema", include_raw=True)
-            .ainvoke(messages)
-        )
-        usage = raw["raw"].usage_metadata or {}
-        self.tokens[f"{tier}:in"] += usage.get("input_tokens", 0)
-        self.tokens[f"{tier}:out"] += usage.get("output_tokens", 0)
-        if raw["parsed"] is None:
-            raise ValueError(f"unparseable answer: {raw['parsing_error']}")
-        return raw["parsed"]
-
-    async def handle(self, raw_ticket: dict[str, Any]) -> str:
-        """Process one ticket; return its status (exceptions propagate: the ticket is lost)."""
-        ticket = Ticket.model_validate(raw_ticket).model_dump(mode="json")
-        text = f"Subject: {ticket['subject']}\n\n{ticket['body']}"
-        intent = await self._ask(
-            "small",
-            IntentClassification,
-            agent_messages(CLASSIFY_INTENT_PROMPT, ticket=text),
-        )
-        entities = await self._ask(
-            "small", TicketEntities, agent_messages(EXTRACT_ENTITIES_PROMPT, ticket=text)
-        )
-        facts = build_facts(self.store, ticket, entities.model_dump(), RefundPolicy())
-        refund = None
-        if intent.intent in REFUND_INTENTS:
-            decision = await self._ask(
-                "large",
-                RefundDecision,
-                agent_messages(
-                    DECIDE_REFUND_PROMPT,
-                    ticket=text,
-                    entities=entities.model_dump(),
-                    facts=dict(facts),
-                ),
-            )
-            if decision.approve and decision.amount > 0:
-                order_id = entities.order_id or ""
-                refund = {
-                    "ticket_id": ticket["ticket_id"],
-                    "order_id": order_id.upper(),
-                    "amount": decision.amount,
-                    "currency": decision.currency,
-                    "issued_at": datetime.now(UTC).isoformat(),
-                }
-                self.ledger.append(refund)
-        outcome = {
-            "intent": intent.intent,
-            "decision": "approved" if refund else "none",
-            "denial_reason": None,
-            "refund": {"issued": True, "amount": refund["amount"], "currency": refund["currency"]}
-            if refund
-            else None,
-            "order_status": facts["order"]["status"] if facts["order"] else None,
-            "escalated": False,
-        }
-        await self._ask(
-            "small",
-            ReplyDraft,
-            agent_messages(
-                DRAFT_REPLY_PROMPT,
-                ticket=text,
-                classification=intent.model_dump(),
-                outcome=outcome,
-            ),
-        )
-        return "resolved"
-
-    def cost_usd(self, prices: Mapping[str, tuple[float, float]]) -> float:
-        """Spend at the registry's prices (USD per million tokens, by tier)."""
-        total = 0.0
-        for tier, (price_in, price_out) in prices.items():
-            total += self.tokens[f"{tier}:in"] * price_in / 1e6
-            total += self.tokens[f"{tier}:out"] * price_out / 1e6
-        return total
-
-    async def aclose(self) -> None:
-        """Close the HTTP client."""
-        await self._http.aclose()
-
-
 def _tier_prices(settings: GatewaySettings) -> dict[str, tuple[float, float]]:
     prices: dict[str, tuple[float, float]] = {}
     for endpoint in settings.profile.endpoints:
@@ -389,36 +256,37 @@ def _tier_prices(settings: GatewaySettings) -> dict[str, tuple[float, float]]:
 async def run_naive_row(
     row: ChaosRow, tickets: Sequence[dict[str, Any]], config: ChaosConfig, workdir: Path
 ) -> tuple[PipelineResult, dict[str, str | None], Sequence[Mapping[str, Any]], Store]:
-    """Run the naive chain on one row; return figures, statuses, ledger and store."""
+    """Run the fair baseline on one row; return figures, statuses, ledger and store.
+
+    Its lost tickets get the graph's recovery chances: after the first pass (and the faults
+    cleared when the row recovers), each is retried whole up to `resume_rounds` times.
+    """
     sim = _simulator(row, config)
     store = _fresh_store(workdir, "naive")
     chain = NaiveChain(sim, store)
     result = PipelineResult(tickets=len(tickets))
     statuses: dict[str, str | None] = {}
+    by_id = {ticket["ticket_id"]: ticket for ticket in tickets}
     for delivery in range(row.deliveries):
         for ticket in tickets:
             started = time.perf_counter()
-            try:
-                status: str | None = await chain.handle(ticket)
-            except Exception:  # noqa: BLE001 - the naive chain loses whatever fails
-                status = "rejected" if _malformed(ticket) else None
+            outcome = await chain.handle_with_recovery(ticket, 0, 0.0)
             result.latencies_ms.append((time.perf_counter() - started) * 1000)
             if delivery == 0:
-                statuses[ticket["ticket_id"]] = status
-    if row.recover:  # nothing to resume: lost tickets stay lost
+                statuses[ticket["ticket_id"]] = outcome["status"]
+    if row.recover:
         sim.set_faults(FaultSpec(seed=config.seed))
+    for _ in range(config.resume_rounds):
+        lost = [tid for tid, status in statuses.items() if status == "failed"]
+        if not lost:
+            break
+        await asyncio.sleep(config.breaker_recovery_s + 0.1)
+        for tid in lost:
+            statuses[tid] = (await chain.handle_with_recovery(by_id[tid], 0, 0.0))["status"]
     result.cost_usd = chain.cost_usd(_tier_prices(GatewaySettings.from_env({})))
     result.early_429_retries = int(sim.stats()["early_retries"])
     await chain.aclose()
-    return result, statuses, chain.ledger, store
-
-
-def _malformed(ticket: Mapping[str, Any]) -> bool:
-    try:
-        Ticket.model_validate(ticket)
-    except ValueError:
-        return True
-    return False
+    return result, statuses, store.all_refunds(), store
 
 
 def _score(

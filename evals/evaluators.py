@@ -1,7 +1,7 @@
 """Evaluators of the support graph: plain functions, the same offline and on LangSmith.
 
 Each takes the run's `outputs` and the example's `reference_outputs` (the ground truth of
-`evals/datasets/support_examples.jsonl`) and returns `{"key", "score", "comment"}`, the
+a dataset in `evals/datasets/`) and returns `{"key", "score", "comment"}`, the
 shape langsmith's `evaluate`/`aevaluate` accept.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from evals.outcomes import judge_outcome
+from evals.outcomes import MONEY_WRONG_KINDS, judge_outcome, same_money
 
 Evaluator = Callable[..., dict[str, Any]]
 
@@ -62,11 +62,70 @@ def policy_clean(
     return {"key": "policy_clean", "score": int(not found), "comment": "; ".join(found)}
 
 
+def refund_match(
+    outputs: Mapping[str, Any], reference_outputs: Mapping[str, Any]
+) -> dict[str, Any]:
+    """1 when the money refunded so far equals what the truth pays without a human.
+
+    A ticket the truth sends to a human pays nothing before the human decides, so for it
+    the expected immediate refund is none.
+    """
+    if reference_outputs["expected_status"] == "rejected":
+        return {"key": "refund_match", "score": None, "comment": "rejected at intake"}
+    human = reference_outputs["expected_status"] == "escalated"
+    expected = None if human else reference_outputs.get("expected_refund")
+    got = outputs.get("refunded")
+    return {
+        "key": "refund_match",
+        "score": int(same_money(got, expected)),
+        "comment": f"{got} vs {expected}",
+    }
+
+
+def escalation_recall(
+    outputs: Mapping[str, Any], reference_outputs: Mapping[str, Any]
+) -> dict[str, Any]:
+    """On tickets the truth sends to a human: 1 when the run did (None on the others)."""
+    if reference_outputs["expected_status"] != "escalated":
+        return {"key": "escalation_recall", "score": None, "comment": "no human expected"}
+    went = outputs.get("status") == "escalated"
+    return {
+        "key": "escalation_recall",
+        "score": int(went),
+        "comment": f"{outputs.get('escalation_reason')} vs "
+        f"{reference_outputs.get('expected_escalation_reason')}",
+    }
+
+
+def money_right(outputs: Mapping[str, Any], reference_outputs: Mapping[str, Any]) -> dict[str, Any]:
+    """1 unless money moved wrongly; 0 naming how (amount, eligibility, owner, order, asked)."""
+    issues = [i for i in outputs.get("money_issues") or [] if i in MONEY_WRONG_KINDS]
+    return {"key": "money_right", "score": int(not issues), "comment": ", ".join(issues)}
+
+
+def review_respected(
+    outputs: Mapping[str, Any], reference_outputs: Mapping[str, Any]
+) -> dict[str, Any]:
+    """0 when a correct refund was paid without the human the truth asks for."""
+    skipped = "review_skipped" in (outputs.get("money_issues") or [])
+    return {"key": "review_respected", "score": int(not skipped), "comment": ""}
+
+
+def cost_usd(outputs: Mapping[str, Any], reference_outputs: Mapping[str, Any]) -> dict[str, Any]:
+    """The ticket's model spend in USD (at the registry's prices), as a score."""
+    return {"key": "cost_usd", "score": float(outputs.get("cost_usd") or 0.0), "comment": ""}
+
+
 EVALUATORS: tuple[Evaluator, ...] = (
     outcome,
     money_safe,
+    money_right,
+    review_respected,
     intent_match,
+    refund_match,
     escalation_match,
+    escalation_recall,
     policy_clean,
+    cost_usd,
 )
 """Every evaluator of an experiment, in report order."""

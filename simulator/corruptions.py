@@ -8,7 +8,15 @@ from typing import Any, Literal, get_args
 
 from simulator.document_corruptions import DOCUMENT_CORRUPTIONS
 from simulator.draws import Draws
-from simulator.heuristics import CURRENCIES, DENIAL_CODES, find_amount, requested_amount
+from simulator.heuristics import (
+    CURRENCIES,
+    DENIAL_CODES,
+    ORDER_ID,
+    all_amounts,
+    asks_for_replacement,
+    find_amount,
+    requested_amount,
+)
 from simulator.sections import PromptContext
 from state.schemas import Intent
 
@@ -21,8 +29,14 @@ CorruptionKind = Literal[
     "wrong_currency",
     "misread_amount",
     "dangling_relation",
+    "other_amount",
+    "approve_replacement",
+    "flip_legal",
+    "swap_order",
+    "misread_paraphrase",
 ]
-"""Every kind of corruption; the last four exist for the document schemas only."""
+"""Every kind of corruption; `span_shift` .. `dangling_relation` exist for the documents only,
+the last five (the realistic kinds) for the support schemas only."""
 GENERIC_KINDS: frozenset[str] = frozenset({"wrong_label", "invented_value", "implausible"})
 """Kinds that flip the booleans of an answer to a schema the simulator does not know."""
 Corruption = Callable[[dict[str, Any], PromptContext, Draws], dict[str, Any] | None]
@@ -87,6 +101,37 @@ def _intent_implausible(value: dict[str, Any], ctx: PromptContext, draws: Draws)
     return value
 
 
+def _intent_flip_legal(value: dict[str, Any], ctx: PromptContext, draws: Draws) -> dict[str, Any]:
+    value["legal_threat"] = not value.get("legal_threat")
+    return value
+
+
+NEIGHBOUR_INTENTS: dict[str, tuple[str, ...]] = {
+    "refund_request": ("order_status", "general_question"),
+    "damaged_item": ("general_question", "order_status"),
+    "late_delivery": ("order_status",),
+    "order_status": ("late_delivery", "general_question"),
+    "account_access": ("general_question",),
+    "general_question": ("other", "order_status"),
+    "other": ("general_question",),
+}
+"""What a paraphrase of each intent is misread as."""
+
+
+def _intent_misread(value: dict[str, Any], ctx: PromptContext, draws: Draws) -> dict[str, Any]:
+    options = NEIGHBOUR_INTENTS.get(str(value.get("intent")), ("general_question",))
+    value["intent"] = draws.choice("corrupt:paraphrase", options)
+    return value
+
+
+def _other_amount(current: Any, ctx: PromptContext, draws: Draws) -> float | None:
+    """Another amount the ticket states than `current`, or None when it states no other."""
+    others = [
+        a for a in all_amounts(ctx.ticket) if current is None or abs(a - float(current)) > 0.005
+    ]
+    return draws.choice("corrupt:other_amount", tuple(others)) if others else None
+
+
 # --- TicketEntities -----------------------------------------------------------------------
 
 
@@ -139,6 +184,30 @@ def _entities_implausible(
     return value
 
 
+def _entities_other_amount(
+    value: dict[str, Any], ctx: PromptContext, draws: Draws
+) -> dict[str, Any] | None:
+    other = _other_amount(value.get("amount"), ctx, draws)
+    if other is None:
+        return None
+    value["amount"] = other
+    return value
+
+
+def _entities_swap_order(
+    value: dict[str, Any], ctx: PromptContext, draws: Draws
+) -> dict[str, Any] | None:
+    current = (value.get("order_id") or "").upper()
+    named = sorted({m.group(0).upper() for m in ORDER_ID.finditer(ctx.ticket)} - {current})
+    if named:
+        value["order_id"] = draws.choice("corrupt:swap_order", tuple(named))
+        return value
+    if current:
+        value["order_id"] = None
+        return value
+    return None
+
+
 # --- RefundDecision -----------------------------------------------------------------------
 
 
@@ -185,6 +254,31 @@ def _refund_implausible(value: dict[str, Any], ctx: PromptContext, draws: Draws)
     return value
 
 
+def _refund_other_amount(
+    value: dict[str, Any], ctx: PromptContext, draws: Draws
+) -> dict[str, Any] | None:
+    if not value.get("approve"):
+        return None
+    other = _other_amount(value.get("amount"), ctx, draws)
+    total = _order_total(ctx)
+    if other is None or (total is not None and other > total):
+        return None
+    value["amount"] = round(other, 2)
+    return value
+
+
+def _refund_approve_replacement(
+    value: dict[str, Any], ctx: PromptContext, draws: Draws
+) -> dict[str, Any] | None:
+    if value.get("approve") or not asks_for_replacement(ctx.ticket):
+        return None
+    total = _order_total(ctx)
+    if total is None:
+        return None
+    value.update(approve=True, amount=round(total, 2), reason_code="eligible", confidence=0.85)
+    return value
+
+
 # --- ReplyDraft ---------------------------------------------------------------------------
 
 
@@ -197,14 +291,17 @@ def _outcome_amount(ctx: PromptContext) -> float | None:
 def _promise(value: dict[str, Any], amount: float) -> dict[str, Any]:
     sentence = f" We have issued a refund of {amount:.2f} to your original payment method."
     value.update(
-        reply=(value["reply"] + sentence)[:4000], promises_refund=True, refund_amount=amount
+        reply=(value["reply"] + sentence)[:4000],
+        promises_refund=True,
+        refund_amount=amount,
+        states_money_moved=True,
     )
     return value
 
 
 def _reply_wrong_label(value: dict[str, Any], ctx: PromptContext, draws: Draws) -> dict[str, Any]:
     if value.get("promises_refund"):
-        value.update(promises_refund=False, refund_amount=None)
+        value.update(promises_refund=False, refund_amount=None, states_money_moved=False)
         return value
     return _promise(value, _outcome_amount(ctx) or invented_amount(ctx, draws))
 
@@ -253,18 +350,24 @@ CORRUPTIONS: dict[str, dict[str, Corruption]] = {
         "wrong_field": _intent_wrong_field,
         "invented_value": _intent_invented,
         "implausible": _intent_implausible,
+        "flip_legal": _intent_flip_legal,
+        "misread_paraphrase": _intent_misread,
     },
     "TicketEntities": {
         "wrong_label": _entities_wrong_label,
         "wrong_field": _entities_wrong_field,
         "invented_value": _entities_invented,
         "implausible": _entities_implausible,
+        "other_amount": _entities_other_amount,
+        "swap_order": _entities_swap_order,
     },
     "RefundDecision": {
         "wrong_label": _refund_wrong_label,
         "wrong_field": _refund_wrong_field,
         "invented_value": _refund_invented,
         "implausible": _refund_implausible,
+        "other_amount": _refund_other_amount,
+        "approve_replacement": _refund_approve_replacement,
     },
     "ReplyDraft": {
         "wrong_label": _reply_wrong_label,

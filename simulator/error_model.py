@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, fields, replace
 from types import MappingProxyType
 from typing import Any, Literal
 
@@ -20,6 +20,11 @@ ERROR_KINDS: tuple[CorruptionKind, ...] = (
     "wrong_currency",
     "misread_amount",
     "dangling_relation",
+    "other_amount",
+    "approve_replacement",
+    "flip_legal",
+    "swap_order",
+    "misread_paraphrase",
 )
 """Kinds the error model draws, in order; a kind a schema does not know never applies to it."""
 DOCUMENT_SCHEMAS = frozenset(
@@ -43,6 +48,15 @@ class ErrorRates:
         misread_amount_rate: An amount's value is misread, two digits swapped (documents).
         dangling_relation_rate: A relationship names an entity that was not extracted
             (documents).
+        other_amount_rate: The amount is another amount that does occur in the ticket (the
+            price paid instead of the sum asked for), in the entities or the decision.
+        approve_replacement_rate: The decider approves a refund although the ticket asks
+            for a replacement (applies only when it does).
+        flip_legal_rate: The classifier's legal-threat flag is flipped.
+        swap_order_rate: The order id is dropped, or swapped for another id the ticket
+            names.
+        misread_paraphrase_rate: The intent is read as a neighbouring one (a refund asked
+            in other words read as a status question, and so on).
     """
 
     wrong_label_rate: float = 0.0
@@ -52,6 +66,11 @@ class ErrorRates:
     wrong_currency_rate: float = 0.0
     misread_amount_rate: float = 0.0
     dangling_relation_rate: float = 0.0
+    other_amount_rate: float = 0.0
+    approve_replacement_rate: float = 0.0
+    flip_legal_rate: float = 0.0
+    swap_order_rate: float = 0.0
+    misread_paraphrase_rate: float = 0.0
 
     def __post_init__(self) -> None:
         for item in fields(self):
@@ -65,8 +84,34 @@ class ErrorRates:
         return float(getattr(self, f"{kind}_rate"))
 
 
-SMALL_DEFAULT = ErrorRates(wrong_label_rate=0.06, wrong_field_rate=0.05, invented_value_rate=0.03)
-LARGE_DEFAULT = ErrorRates(wrong_label_rate=0.01, wrong_field_rate=0.01, invented_value_rate=0.005)
+SMALL_DEFAULT = ErrorRates(
+    wrong_label_rate=0.06,
+    wrong_field_rate=0.05,
+    invented_value_rate=0.03,
+    other_amount_rate=0.05,
+    approve_replacement_rate=0.3,
+    flip_legal_rate=0.04,
+    swap_order_rate=0.04,
+    misread_paraphrase_rate=0.05,
+)
+LARGE_DEFAULT = ErrorRates(
+    wrong_label_rate=0.01,
+    wrong_field_rate=0.01,
+    invented_value_rate=0.005,
+    other_amount_rate=0.02,
+    approve_replacement_rate=0.1,
+    flip_legal_rate=0.01,
+    swap_order_rate=0.01,
+    misread_paraphrase_rate=0.01,
+)
+REALISTIC_KINDS: tuple[CorruptionKind, ...] = (
+    "other_amount",
+    "approve_replacement",
+    "flip_legal",
+    "swap_order",
+    "misread_paraphrase",
+)
+"""The realistic kinds: errors a real model makes that stay plausible on their face."""
 DOCUMENT_SMALL_DEFAULT = ErrorRates(
     wrong_label_rate=0.06,
     wrong_field_rate=0.05,
@@ -122,6 +167,51 @@ class ErrorModel:
         """Return a model that never errs: the heuristics' answers unchanged."""
         none = MappingProxyType({"small": ErrorRates(), "large": ErrorRates()})
         return cls(tiers=none, document_tiers=none)
+
+    def with_seed(self, seed: int) -> ErrorModel:
+        """The same rates drawn with another seed (`--error-seed`)."""
+        return replace(self, seed=seed)
+
+    def only(self, kinds: Iterable[str], rate: float | None = None) -> ErrorModel:
+        """Switch every kind off but `kinds` (each at `rate` on every tier when given).
+
+        Args:
+            kinds: The kinds that stay on.
+            rate: When given, the rate of each kept kind on every tier and schema.
+
+        Returns:
+            A new model.
+
+        Raises:
+            ValueError: When a kind is unknown.
+        """
+        keep = set(kinds)
+        unknown = keep - set(ERROR_KINDS)
+        if unknown:
+            raise ValueError(f"unknown error kinds {sorted(unknown)}; known: {list(ERROR_KINDS)}")
+
+        def filtered(rates: ErrorRates) -> ErrorRates:
+            changes = {
+                f"{kind}_rate": (rate if rate is not None else rates.rate(kind))
+                if kind in keep
+                else 0.0
+                for kind in ERROR_KINDS
+            }
+            return replace(rates, **changes)
+
+        return replace(
+            self,
+            tiers=MappingProxyType({t: filtered(r) for t, r in self.tiers.items()}),
+            document_tiers=MappingProxyType(
+                {t: filtered(r) for t, r in self.document_tiers.items()}
+            ),
+            schema_overrides=MappingProxyType(
+                {
+                    name: MappingProxyType({t: filtered(r) for t, r in tiers.items()})
+                    for name, tiers in self.schema_overrides.items()
+                }
+            ),
+        )
 
     def rates_for(self, tier: str, schema_name: str | None) -> ErrorRates:
         """Return the rates for a tier and a schema (the override when one is set)."""

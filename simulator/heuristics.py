@@ -204,6 +204,39 @@ def find_amount(text: str) -> tuple[float, str] | None:
     return round(float(number.replace(",", "")), 2), currency
 
 
+def all_amounts(text: str) -> list[float]:
+    """Every amount with a currency mark the ticket states, in order (duplicates dropped)."""
+    found: list[tuple[int, float]] = []
+    for match in _AMOUNT_SYMBOL.finditer(text):
+        found.append((match.start(), round(float(match.group(2).replace(",", "")), 2)))
+    for match in _AMOUNT_WORD.finditer(text):
+        found.append((match.start(), round(float(match.group(1).replace(",", "")), 2)))
+    seen: list[float] = []
+    for _, value in sorted(found):
+        if value not in seen:
+            seen.append(value)
+    return seen
+
+
+_REPLACEMENT = re.compile(
+    r"\b(replacement|replace (it|them)|exchange\w*|new one|another one|send (it|them) again)\b",
+    re.IGNORECASE,
+)
+_NO_MONEY = re.compile(
+    r"\b(no refund|not after a refund|don'?t want (my )?money|instead of (a )?refund\w*|"
+    r"than refunded|rather than (a )?refund)",
+    re.IGNORECASE,
+)
+
+
+def asks_for_replacement(ticket: str) -> bool:
+    """Return True when the ticket asks for a replacement rather than money (own reading)."""
+    text = _plain(ticket)
+    if not _REPLACEMENT.search(text):
+        return False
+    return bool(_NO_MONEY.search(text)) or not re.search(r"\brefund|money back", text, re.I)
+
+
 def find_item(text: str) -> str | None:
     """Return the item the ticket names ("ordered a blue kettle" → "blue kettle") or None."""
     for match in _ITEM_TRIGGER.finditer(text):
@@ -310,6 +343,8 @@ def decide_refund(ctx: PromptContext) -> dict[str, Any]:
             "confidence": 0.95,
         }
     code, rationale = _denial(facts, order)
+    if code is None and order is not None and asks_for_replacement(ctx.ticket):
+        code, rationale = "not_requested", "The customer asks for a replacement, not a refund."
     if code is not None or order is None:
         entities_currency = (ctx.entities or {}).get("currency")
         return {
@@ -431,7 +466,12 @@ def draft_reply(ctx: PromptContext) -> dict[str, Any]:
         if intent in ("damaged_item", "late_delivery", "refund_request"):
             body += " Could you send us your order id so we can look into it?"
     reply = f"Hello,\n\nThank you for contacting us. {body}\n\nBest regards,\nCustomer Support"
-    return {"reply": reply[:4000], "promises_refund": promises, "refund_amount": amount}
+    return {
+        "reply": reply[:4000],
+        "promises_refund": promises,
+        "refund_amount": amount,
+        "states_money_moved": promises,
+    }
 
 
 HEURISTICS: dict[str, Callable[[PromptContext], dict[str, Any]]] = {

@@ -100,6 +100,13 @@ class ReplyDraft(BaseModel):
     refund_amount: float | None = Field(
         description="Amount the reply mentions as refunded, if any."
     )
+    states_money_moved: bool = Field(
+        default=False,
+        description=(
+            "True when the reply tells the customer money was sent, credited or is on its way "
+            "back (a refund, a credit, a reimbursement), whatever the words."
+        ),
+    )
 
 
 AGENT_OUTPUT_SCHEMAS: dict[str, type[BaseModel]] = {

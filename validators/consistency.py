@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 from state.money import to_cents
@@ -20,6 +21,7 @@ from state.schemas import (
 )
 from validators.money import amount_in, money_in_text, numbers_in_text
 from validators.policy import RefundPolicy, order_age_days
+from validators.request import asked_amount, order_asked_about, refund_requested
 
 CURRENCY_MARKS: dict[str, re.Pattern[str]] = {
     "USD": re.compile(r"\$|\bUSD\b|\bdollars?\b|\bbucks\b", re.IGNORECASE),
@@ -56,6 +58,14 @@ REFUND_PROMISES: tuple[re.Pattern[str], ...] = tuple(
         # we will refund you, we'll issue a refund
         r"\bwe(?:'ll|’ll|\s+will)\s+(?:now\s+|shortly\s+)?"
         r"(?:refund\b|(?:issue|process|send)\b" + _SPAN + r"{0,20}?\brefund)",
+        # money moved, without the word refund
+        r"\bon\s+(?:its|their)\s+way\s+back\s+to\s+(?:you|your)\b",
+        _WE + r"(?:credited|reimbursed|repaid|returned\s+the\s+money)\b",
+        r"\b(?:has|have)\s+(?:now\s+|already\s+)?been\s+(?:credited|reimbursed|repaid)\b",
+        r"\b(?:money|amount|payment|sum)\b" + _SPAN + r"{0,30}?\b(?:is|was|has\s+been)\s+"
+        r"(?:sent|returned|transferred|credited)\s+(?:back\s+)?to\s+(?:you|your)\b",
+        r"\byou(?:'ll|’ll|\s+will|\s+should)\s+(?:soon\s+)?see\s+(?:the\s+)?"
+        r"(?:money|credit|amount)\b",
     )
 )
 """Deterministic patterns of a reply telling the customer a refund is (being) issued."""
@@ -216,6 +226,10 @@ def check_reply_consistent(reply: ReplyDraft, outcome: ReplyOutcome) -> list[Vio
             violations.append(
                 _inconsistent("promises_refund", "promises a refund that was not issued")
             )
+        if reply.states_money_moved:
+            violations.append(
+                _inconsistent("states_money_moved", "says money moved, but nothing was issued")
+            )
         if reply.refund_amount is not None and reply.refund_amount != 0:
             violations.append(
                 _inconsistent("refund_amount", "mentions a refunded amount but none was issued")
@@ -301,5 +315,90 @@ def check_decision_amount(
                 f"approves {decision.amount:.2f}; the policy gives {expected:.2f} "
                 "(the amount asked for, capped at the order total)",
             )
+        ]
+    return []
+
+
+def check_decision_matches_request(
+    decision: RefundDecision, ticket_text: str, facts: Facts
+) -> list[Violation]:
+    """Check an approval against what the ticket itself asks, read independently and conservatively.
+
+    A refund needs a request for one (a replacement asked is no refund); the amount is the
+    amount asked for (capped at the order total), not any amount in the text; when the ticket
+    names several orders, the refunded one is the one the request names. When the text
+    leaves any of this in doubt, the approval is refused: a human decides rather than pay.
+
+    Args:
+        decision: The validated decision.
+        ticket_text: The ticket's subject and body.
+        facts: The store's facts (the order and its total).
+
+    Returns:
+        `consistency` violations on `approve`, `amount` or `order_id`; none for a denial.
+    """
+    if not decision.approve:
+        return []
+    asked = refund_requested(ticket_text)
+    if asked == "no":
+        return [_inconsistent("approve", "the ticket asks for a replacement, not a refund")]
+    if asked == "unclear":
+        return [_inconsistent("approve", "no clear request for a refund in the ticket")]
+    violations: list[Violation] = []
+    order = facts["order"]
+    reading, named = order_asked_about(ticket_text)
+    if order is not None and (reading != "yes" or named != order["order_id"].upper()):
+        violations.append(
+            _inconsistent(
+                "order_id",
+                f"refund on {order['order_id']}, but the ticket asks about "
+                f"{named or 'no single order'}",
+            )
+        )
+    amount = asked_amount(ticket_text)
+    if amount.kind == "unclear":
+        violations.append(
+            _inconsistent("amount", "cannot tell which of the ticket's amounts is asked for")
+        )
+    elif order is not None:
+        total = order["total"]
+        allowed = (
+            {min(value, Decimal(to_cents(total)) / 100) for value in amount.readings}
+            if amount.kind == "one"
+            else {Decimal(to_cents(total)) / 100}
+        )
+        if not amount_in(decision.amount, allowed):
+            shown = ", ".join(sorted(f"{v:.2f}" for v in allowed))
+            violations.append(
+                _inconsistent(
+                    "amount",
+                    f"approves {decision.amount:.2f}; the ticket asks for {shown} "
+                    "(capped at the order total)",
+                )
+            )
+    return violations
+
+
+def check_entities_amount_asked(entities: TicketEntities, ticket_text: str) -> list[Violation]:
+    """Check that an extracted amount is the one asked for, when the ticket asks for money.
+
+    Any amount in the text passes `check_entities_consistent`; this one refuses a price paid
+    taken for the sum asked. It stays silent when the ticket asks no refund, or when the
+    asked amount cannot be told (the decision's gate handles that).
+
+    Args:
+        entities: The validated entities.
+        ticket_text: The ticket's subject and body.
+
+    Returns:
+        One `consistency` violation on `amount`, or none.
+    """
+    if entities.amount is None or refund_requested(ticket_text) != "yes":
+        return []
+    asked = asked_amount(ticket_text)
+    if asked.kind == "one" and not amount_in(entities.amount, set(asked.readings)):
+        shown = ", ".join(sorted(f"{v:.2f}" for v in asked.readings))
+        return [
+            _inconsistent("amount", f"extracted {entities.amount:.2f}; the ticket asks {shown}")
         ]
     return []

@@ -22,6 +22,8 @@ from state.schemas import (
 from validators.consistency import (
     check_decision_amount,
     check_decision_consistent,
+    check_decision_matches_request,
+    check_entities_amount_asked,
     check_entities_consistent,
     check_intent_consistent,
     check_reply_consistent,
@@ -105,6 +107,7 @@ def gate_extract_entities(
     text = f"{ctx.ticket.subject}\n{ctx.ticket.body}"
     violations += check_entities_plausible(model)
     violations += check_entities_consistent(model, text)
+    violations += check_entities_amount_asked(model, text)
     return _verdict(model, violations)
 
 
@@ -119,6 +122,9 @@ def gate_decide_refund(raw_output: Mapping[str, Any] | BaseModel, ctx: GateConte
     violations += check_decision_plausible(model, ctx.facts, customer_id)
     violations += check_decision_consistent(model, ctx.facts, customer_id, ctx.policy)
     violations += check_decision_amount(model, ctx.entities, ctx.facts)
+    violations += check_decision_matches_request(
+        model, f"{ctx.ticket.subject}\n{ctx.ticket.body}", ctx.facts
+    )
     violations += check_refund_policy(model, ctx.facts, customer_id, ticket_id, ctx.policy)
     return _verdict(model, violations)
 

@@ -68,6 +68,21 @@ def money_in_text(text: str) -> list[set[Decimal]]:
     return [_readings(match.group(1) or match.group(2)) for match in _MONEY_IN_TEXT.finditer(text)]
 
 
+def money_spans(text: str) -> list[tuple[int, int, set[Decimal]]]:
+    """The money amounts a text states, with where each stands.
+
+    Args:
+        text: Free text, such as a ticket.
+
+    Returns:
+        `(start, end, values)` per amount, in order; `values` are the readings of its number.
+    """
+    return [
+        (match.start(), match.end(), _readings(match.group(1) or match.group(2)))
+        for match in _MONEY_IN_TEXT.finditer(text)
+    ]
+
+
 def amount_in(amount: float, values: set[Decimal]) -> bool:
     """Tell whether `amount` equals one of `values` to the cent."""
     return Decimal(to_cents(amount)) / 100 in values

@@ -5,6 +5,7 @@ Pure functions of the run's state (and its settings); the generic router calls t
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 from nodes.spec import Limits, State
@@ -64,6 +65,27 @@ def legal_threat(state: State, limits: Limits) -> str | None:
     return "legal_threat" if found is not None and found.legal_threat else None
 
 
+LEGAL_WORDS = re.compile(
+    r"\b(?:lawyers?|attorneys?|solicitors?|barristers?|counsel|sue|suing|sued|lawsuits?"
+    r"|litigat\w*|courts?|tribunal|small[-\s]claims|legal\s+(?:action|proceedings|steps|claim"
+    r"|case|advice|team|route)|proceedings|class[-\s]action|file\s+a\s+claim"
+    r"|trading\s+standards|ombudsman)\b",
+    re.IGNORECASE,
+)
+"""Words of a legal threat, read from the ticket itself (no model): a match escalates."""
+
+
+def legal_words(state: State, limits: Limits) -> str | None:
+    """A human handles a ticket whose words speak of legal action, whatever the classifier says.
+
+    Deterministic and one-sided: it can only add an escalation the classifier missed (a
+    flipped flag, a paraphrase), never remove one; "I won't sue" escalates too.
+    """
+    ticket = state.get("ticket") or {}
+    text = f"{ticket.get('subject') or ''}\n{ticket.get('body') or ''}"
+    return "legal_threat" if LEGAL_WORDS.search(text) else None
+
+
 def low_confidence(state: State, limits: Limits) -> str | None:
     """A human looks when the classifier or the decider is unsure."""
     threshold = settings_of(limits).low_confidence
@@ -88,7 +110,7 @@ def refund_above_limit(state: State, limits: Limits) -> str | None:
     return None
 
 
-TRIGGERS = (legal_threat, low_confidence, refund_above_limit)
+TRIGGERS = (legal_threat, legal_words, low_confidence, refund_above_limit)
 """The policy triggers, in the order their reasons are reported."""
 
 

@@ -38,7 +38,10 @@ async def test_invariants_hold_on_a_small_matrix() -> None:
     recovered = next(r for r in results if r.row.recover)
     assert recovered.graph.outcomes["parked"] == 0, "every parked run resumed after recovery"
     duplicated = next(r for r in results if r.row.deliveries == 2)
-    assert duplicated.naive.duplicate_refunds > 0, "the naive chain refunds a redelivery twice"
+    # The fair baseline uses the same ledger API (one key per ticket and order), so a
+    # redelivery is not refunded twice by it either: the store, not the graph, prevents it.
+    assert duplicated.naive.duplicate_refunds == 0
+    assert duplicated.graph.duplicate_refunds == 0
 
 
 def test_unknown_ticket_count_is_refused() -> None:

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from evals.evaluators import escalation_match, intent_match, money_safe, outcome, policy_clean
-from evals.experiment import load_examples, run_experiment
+from evals.experiment import EvalSettings, load_examples, run_eval
 
 TRUTH_REFUND = {
     "expected_status": "resolved",
@@ -70,9 +70,10 @@ def test_examples_carry_their_ground_truth() -> None:
 
 @pytest.mark.filterwarnings("ignore:'upload_results' parameter is in beta")
 async def test_experiment_scores_every_example_offline() -> None:
-    report = await run_experiment(limit=12, error_model="ideal")
+    report = await run_eval(EvalSettings(dataset="examples", limit=12, error_model="ideal"))
     assert len(report.rows) == 12
     assert report.scores["money_safe"] == 1.0
+    assert report.scores["money_right"] == 1.0
     assert report.scores["policy_clean"] == 1.0
     assert report.scores["outcome"] >= 0.75
     assert report.metadata["profile"] == "sim"

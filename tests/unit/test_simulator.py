@@ -19,6 +19,7 @@ from nodes.support.prompts import ticket_text
 from simulator import ErrorModel, ErrorRates, FaultSpec, Simulator, create_app
 from simulator import engine as engine_module
 from simulator.draws import draw, request_digest
+from simulator.error_model import LARGE_DEFAULT, REALISTIC_KINDS, SMALL_DEFAULT
 from state.schemas import IntentClassification, RefundDecision, ReplyDraft, TicketEntities
 
 SCHEMAS: dict[str, type[BaseModel]] = {
@@ -660,12 +661,15 @@ def test_draws_are_plain_sha256() -> None:
 
 def test_error_model_defaults() -> None:
     model = ErrorModel()
-    assert model.rates_for("small", "X") == ErrorRates(0.06, 0.05, 0.03)
-    assert model.rates_for("large", "X") == ErrorRates(0.01, 0.01, 0.005)
+    assert model.rates_for("small", "X") == SMALL_DEFAULT
+    assert model.rates_for("large", "X") == LARGE_DEFAULT
+    assert (SMALL_DEFAULT.wrong_label_rate, SMALL_DEFAULT.wrong_field_rate) == (0.06, 0.05)
+    for kind in REALISTIC_KINDS:
+        assert SMALL_DEFAULT.rate(kind) > LARGE_DEFAULT.rate(kind) > 0, kind
     assert ErrorModel.ideal().rates_for("small", "X") == ErrorRates()
     override = ErrorModel(schema_overrides={"TicketEntities": {"small": ErrorRates(0.5, 0, 0)}})
     assert override.rates_for("small", "TicketEntities").wrong_label_rate == 0.5
-    assert override.rates_for("small", "ReplyDraft") == ErrorRates(0.06, 0.05, 0.03)
+    assert override.rates_for("small", "ReplyDraft") == SMALL_DEFAULT
     with pytest.raises(ValueError, match="wrong_label_rate"):
         ErrorRates(wrong_label_rate=2.0)
 

@@ -787,10 +787,16 @@ def test_injected_refund_fails_plausibility_and_policy():
     ],
 )
 @pytest.mark.parametrize("amount", [35.0, 5000.0])
-def test_ticket_text_does_not_change_the_decision_gate(body: str, amount: float):
+def test_ticket_text_never_makes_the_decision_gate_allow_more(body: str, amount: float):
+    """The ticket is read as data by deterministic checks: it can only add refusals."""
     plain = run_gate("decide_refund", decision(amount=amount), ctx())
     injected = run_gate("decide_refund", decision(amount=amount), ctx(ticket=ticket(body=body)))
-    assert injected == plain
+    assert plain.passed or not injected.passed
+    assert set(plain.violations) - set(injected.violations) <= {
+        v for v in plain.violations if v.field in ("amount", "approve", "order_id")
+    }
+    if "approve it" in body or "broken." in body:
+        assert not injected.passed, "no refund request (or an injected one) is never paid"
 
 
 def test_injected_amount_is_stated_but_still_implausible_for_the_order():

@@ -1,0 +1,107 @@
+"""`conductor eval`: a progress bar while it runs, a table at the end, JSON and a report on disk."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from conductor_cli.render import show
+from evals.experiment import VARIANTS, EvalSettings, RunResult, dataset_rows
+from evals.experiments import (
+    DEFAULT_SEEDS,
+    cells_table,
+    run_experiments,
+    total_runs,
+    write_report,
+)
+
+LOCAL_NOTE = (
+    "Slot for the local real model (`--profile local`: a small GGUF model behind llama.cpp's "
+    "OpenAI-compatible server). Not run here: no local profile is configured in this build. "
+    "When it is, `conductor eval support --experiment single --variant graph` with that "
+    "profile writes its figures beside the simulator's, scored by the same evaluators."
+)
+
+
+def _seeds(text: str) -> tuple[int, ...]:
+    seeds = tuple(int(part) for part in text.split(",") if part.strip())
+    if not seeds:
+        raise ValueError("--seeds needs at least one seed")
+    return seeds
+
+
+async def run_eval_command(args: argparse.Namespace, out: Any, console: Any) -> int:
+    """Run what `conductor eval` was asked for; print the table, write JSON and the report.
+
+    Returns:
+        The exit code.
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    if args.dataset == "documents":
+        from evals.documents_eval import documents_table, run_documents_eval
+
+        report = await run_documents_eval(
+            limit=args.limit,
+            error_seed=args.error_seed,
+            error_model=args.error_model,
+            upload=args.upload,
+        )
+        show(out, documents_table(report), getattr(args, "format", "table"))
+        path = report.write(args.out)
+        console.print(f"results: {path}")
+        return 0
+    if args.variant not in VARIANTS:
+        raise ValueError(f"unknown variant {args.variant!r}; known: {sorted(VARIANTS)}")
+    base = EvalSettings(
+        dataset=args.dataset,
+        variant=VARIANTS[args.variant],
+        error_seed=args.error_seed,
+        error_model=args.error_model,
+        error_kinds=tuple(k for k in args.error_kinds.split(",") if k)
+        if args.error_kinds
+        else None,
+        error_rate=args.error_rate,
+        faults=args.faults or "",
+        limit=args.limit,
+        concurrency=args.concurrency,
+        upload=args.upload,
+        experiment=args.experiment,
+    )
+    seeds = (args.error_seed,) if args.experiment == "single" else _seeds(args.seeds or "")
+    seeds = seeds or DEFAULT_SEEDS
+    runs = total_runs(args.experiment, base, seeds)
+    tickets = len(dataset_rows(base.dataset, base.limit))
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as progress:
+        task = progress.add_task(f"eval {args.dataset} / {args.experiment}", total=runs * tickets)
+
+        def on_ticket() -> None:
+            progress.advance(task)
+
+        def on_run(name: str, result: RunResult) -> None:
+            progress.console.print(
+                f"{name} seed {result.settings.error_seed}: "
+                + ", ".join(f"{k} {v:.3f}" for k, v in result.scores.items() if k != "cost_usd")
+            )
+
+        cells = await run_experiments(
+            args.experiment, base, seeds, on_run=on_run, on_ticket=on_ticket
+        )
+    title = (
+        f"conductor eval {args.dataset} --experiment {args.experiment} on the SIMULATED "
+        f"endpoint: {tickets} tickets, error seeds {list(seeds)}"
+        + (f", faults '{base.faults}'" if base.faults else "")
+    )
+    show(out, cells_table(cells, title), getattr(args, "format", "table"))
+    local = LOCAL_NOTE if args.experiment in ("local", "all") else ""
+    paths = write_report(cells, args.out, title=title, local_note=local)
+    for kind, path in paths.items():
+        console.print(f"{kind}: {path}")
+    return 0
