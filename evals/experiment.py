@@ -65,7 +65,7 @@ DATASET_FILES: dict[str, Path] = {
 DATASET_NAMES = (*DATASET_FILES, "examples")
 DATASET_ID = uuid.UUID("6f1b1d0e-3c55-4c1e-9a57-5c0a1f0e2b11")
 """Namespace of the example ids (LangSmith examples need one; the same id on every upload)."""
-LANGSMITH_DATASET_PREFIX = "conductor-"
+DATASET_NAME_PREFIX = "conductor-"
 """LangSmith dataset names: `conductor-support`, `conductor-adversarial`, `conductor-examples`."""
 OFFLINE_API_URL = "http://127.0.0.1:9"
 """The offline client's endpoint: loopback discard port, never contacted."""
@@ -227,7 +227,7 @@ def load_examples(name: str = "examples", limit: int | None = None) -> list[Exam
 
 def langsmith_dataset_name(name: str) -> str:
     """The dataset's name on LangSmith."""
-    return f"{LANGSMITH_DATASET_PREFIX}{name}"
+    return f"{DATASET_NAME_PREFIX}{name}"
 
 
 def upload_dataset(client: Client, name: str, examples: Sequence[Example]) -> str:
