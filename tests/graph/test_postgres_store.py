@@ -16,7 +16,8 @@ from langgraph.types import Command
 from ledger_worker import issue_in_process
 
 from conductor_cli.checkpoints import open_checkpointer
-from gateway.cache import GatedCache, PgResponseCache
+from gateway.cache import GatedCache
+from gateway.cache_pg import PgResponseCache
 from gateway.gateway import ModelGateway
 from gateway.registry import GatewaySettings
 from nodes.resources import Resources, _open_store_from_env
