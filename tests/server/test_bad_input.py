@@ -25,8 +25,11 @@ BARE_TICKET = {
         (None, "input is required, got null"),
         ([1, 2, 3], "input must be a JSON object, got a JSON array"),
         ("hello", "input must be a JSON object, got a JSON string"),
-        (BARE_TICKET, 'input has no "ticket" key (keys found: body, channel, customer_id'),
-        ({}, 'input has no "ticket" key (keys found: none)'),
+        (
+            BARE_TICKET,
+            'input has no "ticket" or "document" key (keys found: body, channel, customer_id',
+        ),
+        ({}, 'input has no "ticket" or "document" key (keys found: none)'),
     ],
     ids=["null", "list", "string", "bare-ticket", "empty"],
 )
