@@ -10,7 +10,7 @@ import json
 import sqlite3
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -56,6 +56,22 @@ class CachedResponse:
     output_tokens: int
 
 
+def first_hit(rows: Mapping[str, Any], keys: Sequence[str]) -> CachedResponse | None:
+    """The answer of the first of `keys` among `rows` (key, endpoint, model, output, tokens)."""
+    for key in keys:
+        row = rows.get(key)
+        if row is not None:
+            return CachedResponse(
+                key=row[0],
+                endpoint=row[1],
+                model=row[2],
+                output_json=row[3],
+                input_tokens=int(row[4]),
+                output_tokens=int(row[5]),
+            )
+    return None
+
+
 def cache_key(
     endpoint: str, model: str, messages: Sequence[BaseMessage], schema: type[BaseModel]
 ) -> str:
@@ -97,18 +113,7 @@ class ResponseCache:
             tuple(keys),
         ) as cursor:
             rows = {row[0]: row for row in await cursor.fetchall()}
-        for key in keys:
-            row = rows.get(key)
-            if row is not None:
-                return CachedResponse(
-                    key=row[0],
-                    endpoint=row[1],
-                    model=row[2],
-                    output_json=row[3],
-                    input_tokens=int(row[4]),
-                    output_tokens=int(row[5]),
-                )
-        return None
+        return first_hit(rows, keys)
 
     async def put(
         self,

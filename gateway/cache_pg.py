@@ -10,7 +10,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
-from gateway.cache import CachedResponse
+from gateway.cache import CachedResponse, first_hit
 
 _PG_SCHEMA = """
 CREATE TABLE IF NOT EXISTS responses (
@@ -53,18 +53,7 @@ class PgResponseCache:
             (list(keys),),
         )
         rows = {row[0]: row for row in await cursor.fetchall()}
-        for key in keys:
-            row = rows.get(key)
-            if row is not None:
-                return CachedResponse(
-                    key=row[0],
-                    endpoint=row[1],
-                    model=row[2],
-                    output_json=row[3],
-                    input_tokens=int(row[4]),
-                    output_tokens=int(row[5]),
-                )
-        return None
+        return first_hit(rows, keys)
 
     async def put(
         self,
