@@ -3,12 +3,13 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+LOCAL_STAMP := $(VENV)/.local-model-stamp
 DB ?= var/conductor.db
 HOST ?= 127.0.0.1
 PORT ?= 2024
 DEV_FLAGS ?=
 
-.PHONY: install seed dev test lint format eval chaos clean
+.PHONY: install local-model-install seed dev test lint format eval chaos clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +18,14 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# llama-cpp-python builds llama.cpp from source (~8 min on 2 cores); pip's cache (PIP_CACHE_DIR,
+# default ~/.cache/pip) keeps the built wheel, so a second venv installs it in seconds.
+$(LOCAL_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet -e ".[local-model]"
+	touch $(LOCAL_STAMP)
+
+local-model-install: $(LOCAL_STAMP)
 
 seed: install
 	$(BIN)/conductor seed --db $(DB)

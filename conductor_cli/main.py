@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from conductor_cli.checkpoints import DEFAULT_CHECKPOINTS, open_checkpointer
+from conductor_cli.models_check import add_models_parser, cmd_models
 from conductor_cli.workflows import WORKFLOWS, WorkflowEntry, workflow
 from nodes.resources import Resources, store_path_from_env
 from nodes.resources import gateway_from_environment as build_gateway
@@ -118,6 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"metrics written by `conductor run` (default {DEFAULT_METRICS_FILE})",
     )
     slo.add_argument("--json", action="store_true")
+
+    add_models_parser(sub)
 
     sim = sub.add_parser("sim", help="the simulated OpenAI-compatible endpoint")
     sim_sub = sim.add_subparsers(dest="sim_command", required=True)
@@ -419,6 +422,7 @@ ASYNC_COMMANDS = {
     "resume": cmd_resume,
     "chaos": cmd_chaos,
     "eval": cmd_eval,
+    "models": lambda args: cmd_models(args, out=out, console=console),
 }
 
 

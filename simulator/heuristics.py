@@ -431,7 +431,7 @@ def draft_reply(ctx: PromptContext) -> dict[str, Any]:
         if intent in ("damaged_item", "late_delivery", "refund_request"):
             body += " Could you send us your order id so we can look into it?"
     reply = f"Hello,\n\nThank you for contacting us. {body}\n\nBest regards,\nCustomer Support"
-    return {"reply": reply[:4000], "promises_refund": promises, "refund_amount": amount}
+    return {"reply": reply[:1000], "promises_refund": promises, "refund_amount": amount}
 
 
 HEURISTICS: dict[str, Callable[[PromptContext], dict[str, Any]]] = {
