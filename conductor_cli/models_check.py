@@ -247,27 +247,35 @@ def tiers_without_service(settings: GatewaySettings, outcomes: Sequence[ProbeOut
 
 
 def outcomes_table(profile: str, outcomes: Sequence[ProbeOutcome]) -> Table:
-    """The probes as a table: endpoint, method, verdict, time and the provider's answer."""
+    """The probes as a table: endpoint, method, verdict, time and the start of the answer."""
     from rich.table import Table
 
     table = Table(title=f"model endpoints of profile {profile!r}: one probe per method")
-    for column in ("endpoint", "tier", "url", "method", "result", "ms"):
-        table.add_column(column, no_wrap=column in ("endpoint", "method"))
-    table.add_column("detail (the provider's error body when refused)", overflow="fold")
+    for column in ("endpoint", "tier", "method", "result", "ms"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("detail")
     for o in outcomes:
         style = "green" if o.works else ("yellow" if o.verdict == "invalid output" else "red")
-        method = o.method + (" *" if o.configured else "")
+        detail = o.detail if len(o.detail) <= 60 else o.detail[:59] + "…"
         table.add_row(
             o.endpoint,
             o.tier,
-            o.url,
-            method,
+            o.method + (" *" if o.configured else ""),
             f"[{style}]{o.verdict}[/{style}]",
             f"{o.ms:.0f}",
-            o.detail,
+            detail,
         )
     table.caption = "* the endpoint's configured structured_output"
     return table
+
+
+def failure_lines(outcomes: Sequence[ProbeOutcome]) -> list[str]:
+    """One line per probe that did not work, with the URL and the provider's whole answer."""
+    return [
+        f"{o.endpoint} ({o.url}, model {o.model}) {o.method}: {o.verdict}: {o.detail}"
+        for o in outcomes
+        if not o.works
+    ]
 
 
 async def cmd_models(args: argparse.Namespace, *, out: Console, console: Console) -> int:
@@ -280,6 +288,8 @@ async def cmd_models(args: argparse.Namespace, *, out: Console, console: Console
     transports = simulator_transports(settings)
     outcomes = await check_models(settings, args.method, transports=transports)
     out.print(outcomes_table(settings.profile_name, outcomes))
+    for line in failure_lines(outcomes):
+        out.print(line, markup=False, highlight=False, soft_wrap=True)
     hints = _method_hints(settings, outcomes)
     for hint in hints:
         out.print(hint, markup=False, soft_wrap=True)

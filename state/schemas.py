@@ -34,6 +34,8 @@ Currency = Literal["USD", "EUR", "GBP"]
 # bound into that many repetitions, so none is above GRAMMAR_MAX_LENGTH.
 GRAMMAR_MAX_LENGTH = 1000
 """The largest `max_length` of a model-output string (llama.cpp's grammars stay small)."""
+ORDER_ID_MAX_CHARS = 32
+"""TicketEntities.order_id: an id (its shape is the plausibility gate's business)."""
 SUMMARY_MAX_CHARS = 300
 """IntentClassification.summary: one sentence."""
 ENTITY_MAX_CHARS = 200
@@ -91,7 +93,10 @@ class IntentClassification(BaseModel):
 class TicketEntities(BaseModel):
     """Facts the customer states (extract_entities's structured output)."""
 
-    order_id: str | None = Field(description="Order id as written in the ticket, e.g. ORD-10042.")
+    order_id: str | None = Field(
+        max_length=ORDER_ID_MAX_CHARS,
+        description="Order id as written in the ticket, e.g. ORD-10042.",
+    )
     amount: float | None = Field(
         allow_inf_nan=False, description="Amount the customer asks for, if any."
     )
