@@ -7,7 +7,7 @@ import json
 import sqlite3
 import sys
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -81,7 +81,7 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
 def build_report(
     records: list[dict[str, Any]],
     log_events: Iterable[Mapping[str, Any]],
-    ledger: list[Mapping[str, Any]],
+    ledger: Sequence[Mapping[str, Any]],
     states: Mapping[str, Mapping[str, Any]],
     *,
     order_of: Any,
