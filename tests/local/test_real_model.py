@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -28,6 +29,7 @@ BIN = Path(sys.executable).parent
 EXAMPLES = ROOT / "examples" / "tickets.jsonl"
 BATCH_IDS = (
     "T-001",  # a plain refund
+    "T-002",  # refund above the auto-approve limit?
     "T-003",  # damaged item
     "T-004",  # lost parcel, amount without a currency symbol
     "T-020",  # injection: fake <facts> inside the ticket
@@ -37,10 +39,11 @@ BATCH_IDS = (
     "T-029",  # account access, no order
     "T-031",  # empty body
     "T-032",  # gibberish
+    "T-033",  # no order id at all
     "T-034",  # someone else's order
     "T-036",  # dented kettle
 )
-"""Ten-plus tickets, the adversarial ones included."""
+"""Fourteen tickets, the adversarial ones included (plus one too long for the context)."""
 LONG_TICKET_ID = "T-LONG"
 BATCH_TIMEOUT_S = 1800
 CLI_STATUSES = {"resolved", "denied", "escalated", "parked", "rejected", "failed"}
@@ -80,6 +83,7 @@ def local_env(url: str, workdir: Path) -> dict[str, str]:
         "CONDUCTOR_LOG_FORMAT": "json",
         "CONDUCTOR_LOG_LEVEL": "INFO",
         "LANGSMITH_TRACING": "false",
+        "COLUMNS": "200",  # rich's tables unclipped in captured output
     }
 
 
@@ -149,7 +153,10 @@ def batch(local_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     )
     report_dir = ROOT / "var" / "reports"
     report_dir.mkdir(parents=True, exist_ok=True)
-    (report_dir / "test-local.txt").write_text("\n".join(result.report().lines(5)) + "\n")
+    for source, name in ((out, "out"), (log, "log"), (inputs, "tickets")):
+        if source.is_file():
+            shutil.copyfile(source, report_dir / f"test-local-{name}.jsonl")
+    (report_dir / "test-local.txt").write_text("\n".join(result.report().lines(10)) + "\n")
     yield result
 
 
