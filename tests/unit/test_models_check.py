@@ -82,9 +82,9 @@ def test_local_profile_points_both_tiers_at_the_local_server() -> None:
     assert not any(e.api_key_required for e in endpoints)
     # CPU-sized agents: the profile's overrides, from which the worker-node guard derives.
     for name, agent in settings.agents.items():
-        assert agent.timeout_s == 60, name
-        assert agent.total_budget_s == 150, name
-        assert agent.max_tokens <= 300, name
+        assert agent.timeout_s == 180, name
+        assert agent.total_budget_s == 400, name
+        assert agent.max_tokens <= 250, name
 
 
 def test_local_profile_overrides_leave_other_profiles_alone() -> None:
@@ -118,8 +118,8 @@ def test_worker_node_guard_follows_the_local_budget(monkeypatch: pytest.MonkeyPa
     for key, value in {**LOCAL_ENV, "CONDUCTOR_MODEL_PROFILE": "local"}.items():
         monkeypatch.setenv(key, value)
     budgets = build._budgets_from_registry()
-    assert budgets["decide_refund"] == 150
-    assert build.NODE_GUARD_FACTOR * budgets["decide_refund"] > 60
+    assert budgets["decide_refund"] == 400
+    assert build.NODE_GUARD_FACTOR * budgets["decide_refund"] > 180
 
 
 def _raw_registry() -> dict[str, Any]:
