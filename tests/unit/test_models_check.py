@@ -185,7 +185,7 @@ def test_cli_reports_an_unreachable_server_and_exits_non_zero(
     code = main(
         [
             "--log-file",
-            str(tmp_path / "log.jsonl"),
+            "-",  # a log file would leave logging on pytest's capture stream afterwards
             "models",
             "check",
             "--profile",
@@ -212,7 +212,7 @@ def test_cli_reports_a_missing_key_with_endpoint_url_and_cause(
     code = main(
         [
             "--log-file",
-            str(tmp_path / "log.jsonl"),
+            "-",  # a log file would leave logging on pytest's capture stream afterwards
             "models",
             "check",
             "--profile",
@@ -232,6 +232,6 @@ def test_cli_names_an_unset_url_variable(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.delenv("CONDUCTOR_LOCAL_MODEL_URL", raising=False)
-    code = main(["--log-file", str(tmp_path / "l"), "models", "check", "--profile", "local"])
+    code = main(["--log-file", "-", "models", "check", "--profile", "local"])
     assert code == 2
     assert "CONDUCTOR_LOCAL_MODEL_URL" in capsys.readouterr().err
