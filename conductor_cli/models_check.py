@@ -39,9 +39,10 @@ class ProbeOutcome:
         model: The model id sent.
         method: The structured-output method tried.
         configured: True when `method` is the endpoint's configured method.
-        verdict: `works`, `rejected` (the provider refused the request), `invalid output`
-            (it answered, not with the schema), `unreachable` (connection, timeout, 5xx),
-            `no credential`.
+        verdict: `works`, `value refused` (schema-shaped JSON, a value out of range: the
+            method works, the model erred), `rejected` (the provider refused the request),
+            `invalid output` (it answered, not with the schema), `unreachable` (connection,
+            timeout, 5xx), `no credential`.
         detail: The provider's error body, or what went wrong; the answer when it works.
         ms: Duration of the probe.
     """
@@ -59,7 +60,7 @@ class ProbeOutcome:
     @property
     def works(self) -> bool:
         """True when the endpoint answered with a valid instance of the schema."""
-        return self.verdict == "works"
+        return self.verdict in ("works", "value refused")
 
 
 def add_models_parser(sub: Any) -> None:
@@ -184,7 +185,11 @@ async def probe(
         verdict = "no credential" if exc.status is None else "rejected"
         detail = f"HTTP {exc.status}: {exc.detail}" if exc.status is not None else exc.detail
     except InvalidModelOutput as exc:
-        verdict, detail = "invalid output", exc.detail
+        # Schema-shaped JSON whose values the schema refuses (a grammar has no numeric
+        # ranges: a confidence of 1.5) means the method works and the model erred.
+        shaped = "Field required" not in exc.detail and "Error:" not in exc.detail
+        verdict = "value refused" if shaped else "invalid output"
+        detail = exc.detail
     except ModelCallFailed as exc:
         verdict, detail = "unreachable", exc.cause
     except ProviderUnavailable as exc:
@@ -255,7 +260,11 @@ def outcomes_table(profile: str, outcomes: Sequence[ProbeOutcome]) -> Table:
         table.add_column(column, no_wrap=True)
     table.add_column("detail")
     for o in outcomes:
-        style = "green" if o.works else ("yellow" if o.verdict == "invalid output" else "red")
+        style = (
+            "green"
+            if o.verdict == "works"
+            else ("yellow" if o.verdict in ("invalid output", "value refused") else "red")
+        )
         detail = o.detail if len(o.detail) <= 60 else o.detail[:59] + "…"
         table.add_row(
             o.endpoint,
@@ -274,7 +283,7 @@ def failure_lines(outcomes: Sequence[ProbeOutcome]) -> list[str]:
     return [
         f"{o.endpoint} ({o.url}, model {o.model}) {o.method}: {o.verdict}: {o.detail}"
         for o in outcomes
-        if not o.works
+        if o.verdict != "works"
     ]
 
 

@@ -232,7 +232,8 @@ async def test_one_ticket_through_langgraph_dev(local_url: str, tmp_path: Path) 
         final = await client.runs.wait(thread["thread_id"], "support", input={"ticket": ticket})
         assert isinstance(final, dict)
         assert final.get("status") in CLI_STATUSES - {"failed"}, final
-        assert final.get("reply"), final
+        if final.get("status") in ("resolved", "denied"):
+            assert final.get("reply"), final
         state = await client.threads.get_state(thread["thread_id"])
         gates = state["values"].get("gates") or {}
         refund = final.get("refund") or {}
