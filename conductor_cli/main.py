@@ -21,6 +21,7 @@ from rich.table import Table
 
 from bench.cli import add_bench_parser, cmd_bench
 from conductor_cli.checkpoints import DEFAULT_CHECKPOINTS, open_checkpointer
+from conductor_cli.models_check import add_models_parser, cmd_models
 from conductor_cli.render import FORMATS, show
 from conductor_cli.workflows import WORKFLOWS, WorkflowEntry, workflow
 from nodes.resources import Resources, store_path_from_env
@@ -236,6 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_format_arg(slo)
 
     add_bench_parser(sub)
+    add_models_parser(sub)
 
     sim = add("sim", help="the simulated OpenAI-compatible endpoint")
     sim_sub = sim.add_subparsers(dest="sim_command", required=True)
@@ -660,6 +662,7 @@ ASYNC_COMMANDS = {
     "chaos": cmd_chaos,
     "eval": cmd_eval,
     "bench": cmd_bench,
+    "models": lambda args: cmd_models(args, out=out, console=console),
 }
 
 

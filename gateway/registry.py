@@ -131,6 +131,15 @@ class RetrySettings(_Frozen):
     )
 
 
+class AgentOverride(_Frozen):
+    """A profile's changes to an agent's settings (a slow local model needs longer timeouts)."""
+
+    timeout_s: float | None = Field(default=None, gt=0, description="Longest single request.")
+    budget_s: float | None = Field(default=None, gt=0, description="Longest whole call.")
+    max_tokens: int | None = Field(default=None, gt=0, description="Output cap (`max_tokens`).")
+    cacheable: bool | None = Field(default=None, description="Answers may come from the cache.")
+
+
 class ProfileConfig(_Frozen):
     """A set of endpoints and tiers: `sim`, `openai`, `compatible`, …."""
 
@@ -142,6 +151,10 @@ class ProfileConfig(_Frozen):
     retry: RetrySettings = RetrySettings()
     endpoints: tuple[EndpointConfig, ...] = Field(min_length=1)
     tiers: dict[Tier, TierConfig] = Field(min_length=1)
+    agents: dict[str, AgentOverride] = Field(
+        default_factory=dict,
+        description="Per-agent settings this profile changes (timeouts, budget, max_tokens).",
+    )
 
     @property
     def simulated(self) -> bool:
@@ -196,6 +209,15 @@ class RegistryFile(_Frozen):
 
     agents: dict[str, AgentConfig] = Field(default_factory=dict)
     profiles: dict[str, ProfileConfig] = Field(min_length=1)
+
+    def agents_for(self, profile: str) -> dict[str, AgentConfig]:
+        """The agents' settings under `profile`: the shared ones with its overrides applied."""
+        overrides = self.profiles[profile].agents
+        agents = dict(self.agents)
+        for name, override in overrides.items():
+            changes = override.model_dump(exclude_none=True)
+            agents[name] = AgentConfig.model_validate({**agents[name].model_dump(), **changes})
+        return agents
 
 
 def load_registry(path: Path) -> RegistryFile:
@@ -328,7 +350,7 @@ class GatewaySettings(BaseModel):
             profile_name=name,
             models_file=path,
             profile=profile,
-            agents=dict(registry.agents),
+            agents=registry.agents_for(name),
             cache_path=Path(env.get(CACHE_DB_ENV) or DEFAULT_CACHE_PATH),
             cache_enabled=env.get(CACHE_ENV, "on").strip().lower() not in ("off", "0", "false"),
             cache_database_url=(env.get(DATABASE_URL_ENV) or "").strip() or None,
@@ -416,6 +438,15 @@ def _cross_check(registry: RegistryFile) -> Iterable[str]:
         for agent, agent_config in registry.agents.items():
             if agent_config.tier not in profile.tiers:
                 yield f"{where}.tiers: no {agent_config.tier!r} tier, which agent {agent} uses"
+        for agent, override in profile.agents.items():
+            shared = registry.agents.get(agent)
+            if shared is None:
+                yield f"{where}.agents.{agent}: unknown agent (not in [agents])"
+                continue
+            timeout = override.timeout_s or shared.timeout_s
+            budget = override.budget_s or shared.budget_s
+            if budget is not None and budget < timeout:
+                yield f"{where}.agents.{agent}.budget_s: must be at least timeout_s ({timeout})"
 
 
 def _with_structured_output(profile: ProfileConfig, method: str, *, source: str) -> ProfileConfig:

@@ -61,6 +61,10 @@ async def judge_proposals(
                 record["violations"] = [
                     {"kind": "model_error", "field": "*", "message": proposal["error"]}
                 ]
+                # A refused request, an invalid answer or a crash spends the retry budget
+                # like a refused output: a provider that keeps refusing (a prompt longer
+                # than its context) ends in escalation, never in an endless retry loop.
+                update["failures"][iid] = 1
                 update["errors"].append(_error(iid, attempt, "model_error", proposal))
             elif subtask.gate is None:
                 # A tool's output (the store's facts) is data we produced, not a model's claim.

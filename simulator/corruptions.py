@@ -291,7 +291,7 @@ def _outcome_amount(ctx: PromptContext) -> float | None:
 def _promise(value: dict[str, Any], amount: float) -> dict[str, Any]:
     sentence = f" We have issued a refund of {amount:.2f} to your original payment method."
     value.update(
-        reply=(value["reply"] + sentence)[:4000],
+        reply=(value["reply"] + sentence)[:1000],
         promises_refund=True,
         refund_amount=amount,
         states_money_moved=True,
@@ -322,7 +322,7 @@ def _reply_invented(value: dict[str, Any], ctx: PromptContext, draws: Draws) -> 
         value["refund_amount"] = invented_amount(ctx, draws)
         return value
     order_id = invented_order_id(ctx, draws)
-    value["reply"] = (value["reply"] + f" Your order {order_id} has been shipped.")[:4000]
+    value["reply"] = (value["reply"] + f" Your order {order_id} has been shipped.")[:1000]
     return value
 
 

@@ -467,7 +467,7 @@ def draft_reply(ctx: PromptContext) -> dict[str, Any]:
             body += " Could you send us your order id so we can look into it?"
     reply = f"Hello,\n\nThank you for contacting us. {body}\n\nBest regards,\nCustomer Support"
     return {
-        "reply": reply[:4000],
+        "reply": reply[:1000],
         "promises_refund": promises,
         "refund_amount": amount,
         "states_money_moved": promises,

@@ -28,6 +28,23 @@ REFUND_INTENTS: frozenset[str] = frozenset({"refund_request", "damaged_item", "l
 
 Currency = Literal["USD", "EUR", "GBP"]
 
+# Every free-text field of a model's output is bounded: a grammar-constrained server
+# (llama.cpp, llama-cpp-python) compiles `maxLength` into its grammar, which stops a small
+# model from rambling until `max_tokens` cuts its JSON in half. Grammar compilers expand a
+# bound into that many repetitions, so none is above GRAMMAR_MAX_LENGTH.
+GRAMMAR_MAX_LENGTH = 1000
+"""The largest `max_length` of a model-output string (llama.cpp's grammars stay small)."""
+ORDER_ID_MAX_CHARS = 32
+"""TicketEntities.order_id: an id (its shape is the plausibility gate's business)."""
+SUMMARY_MAX_CHARS = 300
+"""IntentClassification.summary: one sentence."""
+ENTITY_MAX_CHARS = 200
+"""TicketEntities.item and .reason: a few words."""
+RATIONALE_MAX_CHARS = 500
+"""RefundDecision.rationale: a short justification."""
+REPLY_MAX_CHARS = 1000
+"""ReplyDraft.reply: the message to the customer (about 150 words)."""
+
 RefundReasonCode = Literal[
     "eligible",
     "no_order",
@@ -64,41 +81,60 @@ class IntentClassification(BaseModel):
     """What the customer wants (classify_intent's structured output)."""
 
     intent: Intent = Field(description="The customer's main intent.")
-    confidence: float = Field(ge=0.0, le=1.0, description="Confidence in the label, 0..1.")
+    confidence: float = Field(
+        ge=0.0, le=1.0, allow_inf_nan=False, description="Confidence in the label, 0..1."
+    )
     legal_threat: bool = Field(description="True when the ticket threatens legal action.")
-    summary: str = Field(max_length=300, description="One sentence summarising the ticket.")
+    summary: str = Field(
+        max_length=SUMMARY_MAX_CHARS, description="One sentence summarising the ticket."
+    )
 
 
 class TicketEntities(BaseModel):
     """Facts the customer states (extract_entities's structured output)."""
 
-    order_id: str | None = Field(description="Order id as written in the ticket, e.g. ORD-10042.")
-    amount: float | None = Field(description="Amount the customer asks for, if any.")
+    order_id: str | None = Field(
+        max_length=ORDER_ID_MAX_CHARS,
+        description="Order id as written in the ticket, e.g. ORD-10042.",
+    )
+    amount: float | None = Field(
+        allow_inf_nan=False, description="Amount the customer asks for, if any."
+    )
     currency: Currency | None = Field(description="Currency of the amount, if stated.")
-    item: str | None = Field(description="Item the ticket is about, if named.")
-    reason: str | None = Field(description="Why the customer writes, in a few words.")
+    item: str | None = Field(
+        max_length=ENTITY_MAX_CHARS, description="Item the ticket is about, if named."
+    )
+    reason: str | None = Field(
+        max_length=ENTITY_MAX_CHARS, description="Why the customer writes, in a few words."
+    )
 
 
 class RefundDecision(BaseModel):
     """The refund decision (decide_refund's structured output)."""
 
     approve: bool = Field(description="Whether a refund should be issued.")
-    amount: float = Field(ge=0.0, description="Amount to refund; 0 when not approved.")
+    amount: float = Field(
+        ge=0.0, allow_inf_nan=False, description="Amount to refund; 0 when not approved."
+    )
     currency: Currency = Field(description="Currency of the refund (the order's currency).")
     reason_code: RefundReasonCode = Field(description="Why the refund is approved or denied.")
-    rationale: str = Field(max_length=500, description="Short justification citing the facts.")
-    confidence: float = Field(ge=0.0, le=1.0, description="Confidence in the decision, 0..1.")
+    rationale: str = Field(
+        max_length=RATIONALE_MAX_CHARS, description="Short justification citing the facts."
+    )
+    confidence: float = Field(
+        ge=0.0, le=1.0, allow_inf_nan=False, description="Confidence in the decision, 0..1."
+    )
 
 
 class ReplyDraft(BaseModel):
     """The reply to the customer (draft_reply's structured output)."""
 
-    reply: str = Field(min_length=1, max_length=4000, description="The message to send.")
+    reply: str = Field(min_length=1, max_length=REPLY_MAX_CHARS, description="The message to send.")
     promises_refund: bool = Field(
         description="True when the reply tells the customer a refund is issued."
     )
     refund_amount: float | None = Field(
-        description="Amount the reply mentions as refunded, if any."
+        allow_inf_nan=False, description="Amount the reply mentions as refunded, if any."
     )
     states_money_moved: bool = Field(
         default=False,

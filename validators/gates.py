@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -75,11 +76,35 @@ def _refused(violations: list[Violation]) -> GateResult:
     return GateResult(passed=False, output=None, violations=violations)
 
 
+CONVERSION_ERRORS = (ValueError, ArithmeticError, TypeError)
+"""What checking a model's value can raise (an infinite or huge amount, a bad decimal)."""
+
+
+def _never_crash(gate: Gate) -> Gate:
+    """Wrap a gate so that a value it cannot convert is a violation, never a crash.
+
+    The schemas reject NaN and infinity, but a gate must hold even for output that slipped
+    past them (an instance built without validation, a number too large for cents): the
+    output is refused with a `format` violation and the worker's retry budget decides.
+    """
+
+    @functools.wraps(gate)
+    def guarded(raw_output: Mapping[str, Any] | BaseModel, ctx: GateContext) -> GateResult:
+        try:
+            return gate(raw_output, ctx)
+        except CONVERSION_ERRORS as exc:
+            message = f"could not check the output: {type(exc).__name__}: {exc}"[:300]
+            return _refused([Violation(kind="format", field="*", message=message)])
+
+    return guarded
+
+
 def _missing(kind: Literal["plausibility", "consistency"], what: str) -> GateResult:
     message = f"no {what} in the gate context to check against"
     return _refused([Violation(kind=kind, field="*", message=message)])
 
 
+@_never_crash
 def gate_classify_intent(raw_output: Mapping[str, Any] | BaseModel, ctx: GateContext) -> GateResult:
     """Gate classify_intent: format, a finite confidence in [0, 1], agreement with the extractor."""
     model, violations = check_format(IntentClassification, raw_output)
@@ -97,6 +122,7 @@ def gate_classify_intent(raw_output: Mapping[str, Any] | BaseModel, ctx: GateCon
     return _verdict(model, violations)
 
 
+@_never_crash
 def gate_extract_entities(
     raw_output: Mapping[str, Any] | BaseModel, ctx: GateContext
 ) -> GateResult:
@@ -111,6 +137,7 @@ def gate_extract_entities(
     return _verdict(model, violations)
 
 
+@_never_crash
 def gate_decide_refund(raw_output: Mapping[str, Any] | BaseModel, ctx: GateContext) -> GateResult:
     """Gate decide_refund: format, plausibility and consistency against the facts, policy."""
     model, violations = check_format(RefundDecision, raw_output)
@@ -129,6 +156,7 @@ def gate_decide_refund(raw_output: Mapping[str, Any] | BaseModel, ctx: GateConte
     return _verdict(model, violations)
 
 
+@_never_crash
 def gate_draft_reply(raw_output: Mapping[str, Any] | BaseModel, ctx: GateContext) -> GateResult:
     """Gate draft_reply: format, and no promise the outcome does not show."""
     model, violations = check_format(ReplyDraft, raw_output)

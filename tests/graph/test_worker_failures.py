@@ -39,3 +39,32 @@ async def test_a_crashing_worker_is_retried(
     assert values["status"] == "resolved", values.get("errors")
     assert any(e["message"] == "RuntimeError: worker bug" for e in values["errors"])
     assert store.count_refunds() == 1
+
+
+async def test_a_provider_that_always_refuses_escalates_within_the_retry_budget(
+    graph: Any, store: Store, gateway: ModelGateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A prompt longer than the model's context is refused on every try: no endless loop."""
+    from gateway.errors import ProviderRejected
+
+    calls: list[str] = []
+
+    async def refuse(**kwargs: Any) -> Any:
+        calls.append(kwargs["agent"])
+        raise ProviderRejected(
+            kwargs["agent"],
+            "local-small",
+            "http://127.0.0.1:9/v1",
+            status=400,
+            detail='{"error":{"message":"This model\'s maximum context length is 2048 tokens"}}',
+        )
+
+    monkeypatch.setattr(gateway, "invoke_structured", refuse)
+    config = {"configurable": {"thread_id": "always-refused"}, "recursion_limit": 200}
+    await graph.ainvoke({"ticket": SMALL_REFUND}, config)
+    values = (await graph.aget_state(config)).values
+    assert values["status"] == "escalated"
+    assert values["escalation_reason"] == "retry_budget_exhausted"
+    assert len(calls) <= 2 * 3  # classify and extract, three attempts each at most
+    assert any("maximum context length" in e["message"] for e in values["errors"])
+    assert store.count_refunds() == 0

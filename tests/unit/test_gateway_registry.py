@@ -31,7 +31,7 @@ def _write(tmp_path: Path, text: str) -> Path:
 
 def test_checked_in_registry_has_the_three_profiles() -> None:
     registry = load_registry(DEFAULT_MODELS_FILE)
-    assert set(registry.profiles) == {"sim", "openai", "compatible"}
+    assert set(registry.profiles) == {"sim", "openai", "compatible", "local"}
     sim = registry.profiles["sim"]
     assert [e.name for e in sim.endpoints] == ["sim-small-a", "sim-small-b", "sim-large-a"]
     assert {e.name: e.model for e in sim.endpoints} == {
