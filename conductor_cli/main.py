@@ -333,7 +333,7 @@ async def cmd_run(args: argparse.Namespace) -> int:
         except OSError as exc:
             _error(f"error: cannot write the output file: {_os_failure(exc)}")
             return 2
-        problem = store_problem(_store_path(args.db), entry, create=args.create)
+        problem = store_problem(_store_target(args.db), entry, create=args.create)
         if problem:
             _error(problem)
             return 2

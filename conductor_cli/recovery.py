@@ -14,26 +14,29 @@ from conductor_cli.batch import PER_RUN_MAX_CONCURRENCY, OutWriter, read_out, re
 from conductor_cli.durable import RUN_DURABILITY, item_id_of, phase_of
 from conductor_cli.workflows import WorkflowEntry
 from store.db import Store
+from store.factory import describe_target, is_database_url, open_store
 from telemetry.logging import get_logger
 
 log = get_logger("conductor.recovery")
 
 
-def store_problem(path: Path, entry: WorkflowEntry, *, create: bool) -> str | None:
-    """Why `path` cannot serve a batch of `entry` (None when it can), naming the path.
+def store_problem(target: str | Path, entry: WorkflowEntry, *, create: bool) -> str | None:
+    """Why `target` cannot serve a batch of `entry` (None when it can), naming it.
 
-    A store that does not exist is created only with `create`; an existing one must hold
-    what the workflow needs (`entry.store_ready`).
+    `target` is the SQLite file or the `DATABASE_URL` the command opens. A store file that
+    does not exist is created only with `create`; an existing store (a database always is)
+    must hold what the workflow needs (`entry.store_ready`).
     """
-    if not path.exists():
+    shown = describe_target(target)
+    if not is_database_url(target) and not Path(target).exists():
         if create:
             return None
-        return f"error: no store at {path} (run `conductor seed --db {path}`, or pass --create)"
+        return f"error: no store at {shown} (run `conductor seed --db {shown}`, or pass --create)"
     if create or entry.store_ready is None:
         return None
-    with Store(path) as store:
+    with open_store(target) as store:
         missing = entry.store_ready(store)
-    return f"error: the store {path} {missing} (run `conductor seed`)" if missing else None
+    return f"error: the store {shown} {missing} (run `conductor seed`)" if missing else None
 
 
 def _config(thread_id: str, callbacks: list[Any] | None) -> RunnableConfig:

@@ -1,8 +1,11 @@
 """Crash suite: SIGKILL a `conductor` process at each kind of point, recover, check the books.
 
 Each scenario runs `python -m conductor_cli.main run support ...` in a child process with its
-own store and SQLite checkpoints (in tmp), against a standalone simulator (ideal error model,
-so every ticket's outcome is the policy's and the calls it takes are the same every time).
+own store and checkpoints, against a standalone simulator (ideal error model, so every
+ticket's outcome is the policy's and the calls it takes are the same every time). It runs
+on each backend: `sqlite` (a store file and a checkpoint file in tmp) and `postgres` (a fresh
+database on the session's throwaway cluster, named to the children by `DATABASE_URL`, which
+then hold the store and the checkpoints there; the books are read through `open_store(url)`).
 The child kills itself with SIGKILL at a crash point (`CONDUCTOR_CRASH_AT`, see
 `conductor_cli.crashpoints`); the test then recovers the way an operator would (the same
 command again, `--resume`, `conductor recover`) and checks:
@@ -38,8 +41,10 @@ from typing import Any
 
 import httpx
 import pytest
+from pg_cluster import create_database
 
 from store.db import Store
+from store.factory import open_store
 from store.seed import seed_store
 
 pytestmark = pytest.mark.slow
@@ -88,16 +93,29 @@ def sim_requests(url: str) -> int:
 
 @dataclass
 class Child:
-    """Runs `conductor` commands as child processes on one tmp store and checkpoint file."""
+    """Runs `conductor` commands as child processes on one store and its checkpoints.
+
+    With `database_url` (the postgres backend) the children get it as `DATABASE_URL` and no
+    `--db`/`--checkpoints`; otherwise the store and checkpoints are SQLite files in `tmp`.
+    """
 
     tmp: Path
     sim_url: str
+    database_url: str | None = None
     kills: int = 0
     codes: list[int] = field(default_factory=list)
 
     @property
     def db(self) -> Path:
         return self.tmp / "conductor.db"
+
+    @property
+    def target(self) -> str | Path:
+        """Where the store lives: the Postgres URL, else the SQLite file."""
+        return self.database_url or self.db
+
+    def store(self) -> Store:
+        return open_store(self.target)
 
     @property
     def out(self) -> Path:
@@ -109,7 +127,7 @@ class Child:
 
     def setup(self) -> None:
         self.tmp.mkdir(parents=True, exist_ok=True)
-        seed_store(self.db, seed=7)
+        seed_store(self.target, seed=7)
         by_id = {}
         for line in EXAMPLES.read_text().splitlines():
             ticket = json.loads(line)
@@ -130,6 +148,8 @@ class Child:
             CONDUCTOR_CACHE="off",  # every repeated call reaches the simulator and is counted
             LANGSMITH_TRACING="false",
         )
+        if self.database_url:
+            env["DATABASE_URL"] = self.database_url
         if crash_at:
             env["CONDUCTOR_CRASH_AT"] = crash_at
         return env
@@ -138,7 +158,9 @@ class Child:
         self, *args: str, crash_at: str | None = None
     ) -> subprocess.CompletedProcess[str]:
         argv = [sys.executable, "-m", "conductor_cli.main", "--log-file", "conductor.jsonl"]
-        argv += [*args, "--db", str(self.db), "--checkpoints", str(self.tmp / "checkpoints.db")]
+        argv += list(args)
+        if not self.database_url:
+            argv += ["--db", str(self.db), "--checkpoints", str(self.tmp / "checkpoints.db")]
         done = subprocess.run(
             argv, cwd=self.tmp, env=self.env(crash_at), capture_output=True, text=True, timeout=300
         )
@@ -166,7 +188,7 @@ class Child:
         )
 
     def thread_of(self, ticket_id: str) -> str:
-        with Store(self.db) as store:
+        with self.store() as store:
             return next(
                 r["thread_id"] for r in store.list_runs("support") if r["item_id"] == ticket_id
             )
@@ -178,7 +200,7 @@ class Child:
 
 
 def ledger(child: Child) -> list[dict[str, Any]]:
-    with Store(child.db) as store:
+    with child.store() as store:
         return [dict(r) for r in store.all_refunds()]
 
 
@@ -207,7 +229,7 @@ def audit(child: Child, reviewed: set[str]) -> Books:
     dup += sum(n - 1 for n in Counter(r["order_id"] for r in rows).values() if n > 1)
     refunds = {r["ticket_id"]: r["amount"] for r in rows}
     misreported = 0
-    with Store(child.db) as store:
+    with child.store() as store:
         runs = store.list_runs("support")
         states = {r["item_id"]: r for r in runs}
     for record in records:
@@ -257,11 +279,23 @@ SCENARIOS = [
 ]
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 def test_a_sigkill_anywhere_loses_nothing_and_refunds_nothing_twice(
-    simulator: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    backend: str,
+    simulator: str,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
+    # The cluster is started only for the postgres variant (it skips without the binaries).
+    server = request.getfixturevalue("postgres_server") if backend == "postgres" else None
+
+    def child_at(name: str) -> Child:
+        url = create_database(server, prefix="crash") if server else None
+        return Child(tmp_path / name, simulator, database_url=url)
+
     # The uninterrupted run: its ledger and its model calls are the yardstick.
-    base = Child(tmp_path / "baseline", simulator)
+    base = child_at("baseline")
     base.setup()
     start = sim_requests(simulator)
     base.run()
@@ -283,7 +317,7 @@ def test_a_sigkill_anywhere_loses_nothing_and_refunds_nothing_twice(
     rows = []
     failures = []
     for n, scenario in enumerate(SCENARIOS):
-        child = Child(tmp_path / f"s{n}", simulator)
+        child = child_at(f"s{n}")
         child.setup()
         start = sim_requests(simulator)
         reviewed: set[str] = set()
@@ -303,7 +337,7 @@ def test_a_sigkill_anywhere_loses_nothing_and_refunds_nothing_twice(
                 assert "interrupted to continue" in done.stdout, done.stdout
             else:
                 child.conductor("recover")
-                with Store(child.db) as store:
+                with child.store() as store:
                     assert store.list_runs(None, "running") == []
                 child.run()
             # Running it once more changes nothing and calls no model.
@@ -340,7 +374,8 @@ def test_a_sigkill_anywhere_loses_nothing_and_refunds_nothing_twice(
         f"review's resume; bound on repeats per kill: {REPEAT_BOUND})"
     )
     table = "\n".join(lines)
+    names = {"sqlite": "SQLite files", "postgres": "a PostgreSQL database"}
     (tmp_path / "crash-table.txt").write_text(table + "\n")
     with capsys.disabled():
-        print("\n" + table)
+        print(f"\ncrash table ({backend}: store and checkpoints in {names[backend]})\n{table}")
     assert failures == [], "\n".join(failures)
