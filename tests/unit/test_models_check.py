@@ -89,8 +89,13 @@ def test_local_profile_points_both_tiers_at_the_local_server() -> None:
 
 def test_local_profile_overrides_leave_other_profiles_alone() -> None:
     sim = GatewaySettings.from_env({"CONDUCTOR_CACHE": "off"})
-    assert {a.timeout_s for a in sim.agents.values()} == {10}
-    assert {a.max_tokens for a in sim.agents.values()} == {512}
+    local = GatewaySettings.from_env(
+        {"CONDUCTOR_CACHE": "off", "CONDUCTOR_MODEL_PROFILE": "local",
+         "CONDUCTOR_LOCAL_MODEL_URL": "http://127.0.0.1:1/v1"}
+    )  # fmt: skip
+    registry = load_registry(DEFAULT_MODELS_FILE).agents
+    assert sim.agents == registry, "the sim profile keeps the registry's agent settings"
+    assert all(local.agents[name] != agent for name, agent in registry.items())
 
 
 def test_local_profile_without_its_url_names_the_variable() -> None:
