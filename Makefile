@@ -74,7 +74,7 @@ test-local: local-model-install seed
 # `conductor eval` on the local model, a few examples, its output in var/reports/eval-local.txt.
 eval-local: local-model seed
 	mkdir -p var/reports
-	@status=0; $(LOCAL_ENV) CONDUCTOR_CACHE=off $(BIN)/conductor eval --limit $(EVAL_LOCAL_LIMIT) \
+	@status=0; $(LOCAL_ENV) CONDUCTOR_CACHE=off $(BIN)/conductor eval support --profile local --limit $(EVAL_LOCAL_LIMIT) \
 	  > var/reports/eval-local.txt 2>&1 || status=$$?; \
 	cat var/reports/eval-local.txt; exit $$status
 

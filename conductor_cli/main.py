@@ -207,6 +207,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="single: one variant at --error-seed; the others run side by side over --seeds",
     )
     evaluate.add_argument("--variant", default="graph", help="variant of a single run")
+    evaluate.add_argument(
+        "--profile",
+        default="sim",
+        help="model profile (default sim, the simulated endpoint; local: the real model)",
+    )
     evaluate.add_argument("--error-seed", type=int, default=1, help="seed of the error model")
     evaluate.add_argument(
         "--seeds", default="1,2,3", help="error seeds of a side-by-side experiment"

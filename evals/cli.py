@@ -67,6 +67,7 @@ async def run_eval_command(args: argparse.Namespace, out: Any, console: Any) -> 
         concurrency=args.concurrency,
         upload=args.upload,
         experiment=args.experiment,
+        profile=getattr(args, "profile", "sim"),
     )
     seeds = (args.error_seed,) if args.experiment == "single" else _seeds(args.seeds or "")
     seeds = seeds or DEFAULT_SEEDS

@@ -123,6 +123,8 @@ class EvalSettings:
     agent_timeout_s: float = 2.0
     breaker_recovery_s: float = 1.0
     resume_rounds: int = 3
+    profile: str = "sim"
+    """The model profile; any other than `sim` is a real endpoint, used with its own timeouts."""
 
     def error_model_instance(self) -> ErrorModel:
         """The simulator's error model for this run, drawn with `error_seed`."""
@@ -412,7 +414,11 @@ async def run_eval(
     )
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="conductor-eval-") as tmp:
-        gw_settings = chaos_settings(chaos, Path(tmp) / "cache.db")
+        if settings.profile == "sim":
+            gw_settings = chaos_settings(chaos, Path(tmp) / "cache.db")
+        else:  # a real endpoint: its profile's own timeouts and caps, read from the env
+            env = {**os.environ, "CONDUCTOR_MODEL_PROFILE": settings.profile}
+            gw_settings = GatewaySettings.from_env(env)
         gw_settings = gw_settings.with_overrides(cache_enabled=False)
         prices = _tier_prices(gw_settings)
         result.metadata = {
