@@ -322,3 +322,29 @@ def test_reply_tier_by_complexity() -> None:
     long_body = {**simple, "ticket": {**TICKET, "body": "x" * 700}}
     assert reply_tier(long_body, limits) == "large"
     assert reply_tier(state(results={"classify": CLASSIFY_REFUND}), limits) == "large"
+
+
+def test_a_review_edit_on_an_order_already_refunded_says_so() -> None:
+    from nodes.support.review import ReviewDecision, check_review_against_facts
+
+    earlier = {
+        "idempotency_key": "refund:T-0:ORD-10001",
+        "order_id": "ORD-10001",
+        "ticket_id": "T-0",
+        "amount": 35.0,
+        "currency": "USD",
+        "issued_at": "2026-11-20",
+    }
+    facts = {**FACTS, "customer": {"customer_id": "C001"}, "prior_refunds": [earlier]}
+    given = state(results={**FACT_RESULTS, "context": facts, "decide": DENY})
+    edit = ReviewDecision(decision="edit", amount=10.0)
+    error = check_review_against_facts(edit, given)
+    assert error is not None and "already refunded: 35.00 USD (ticket T-0)" in error
+    # The ticket's own refund (a replay) is not "already refunded by someone else".
+    own = {**earlier, "ticket_id": TICKET["ticket_id"]}
+    mine = state(results={**FACT_RESULTS, "context": {**facts, "prior_refunds": [own]}})
+    assert check_review_against_facts(edit, mine) is None
+    # Approving a packet that proposes nothing (no decision was reached) is refused.
+    stopped = state(results={"extract": EXTRACT, "context": FACTS})
+    refusal = check_review_against_facts(ReviewDecision(decision="approve"), stopped)
+    assert refusal is not None and refusal.startswith("nothing to approve")
