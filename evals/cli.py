@@ -96,8 +96,13 @@ async def run_eval_command(args: argparse.Namespace, out: Any, console: Any) -> 
             args.experiment, base, seeds, on_run=on_run, on_ticket=on_ticket
         )
     title = (
-        f"conductor eval {args.dataset} --experiment {args.experiment} on the SIMULATED "
-        f"endpoint: {tickets} tickets, error seeds {list(seeds)}"
+        f"conductor eval {args.dataset} --experiment {args.experiment} on "
+        + (
+            "the SIMULATED endpoint"
+            if base.profile == "sim"
+            else f"a REAL model (profile {base.profile}; the error seed does not apply)"
+        )
+        + f": {tickets} tickets, error seeds {list(seeds)}"
         + (f", faults '{base.faults}'" if base.faults else "")
     )
     show(out, cells_table(cells, title), getattr(args, "format", "table"))

@@ -306,6 +306,8 @@ def _charts(cells: Sequence[Cell], out_dir: Path, stamp: str) -> dict[str, Path]
         "gates": ("money moved wrongly", "escalated"),
         "single": ("intent accuracy", "refund accuracy", "escalation recall"),
     }
+    profiles = {r.metadata.get("profile", "sim") for c in cells for r in c.runs}
+    endpoint = "SIMULATED endpoint" if profiles <= {"sim"} else f"REAL model: {sorted(profiles)}"
     for experiment, group in by_experiment.items():
         figures = shown.get(experiment, ("outcome",))
         fig, axes = plt.subplots(1, len(figures), figsize=(4.2 * len(figures), 3.8))
@@ -319,9 +321,7 @@ def _charts(cells: Sequence[Cell], out_dir: Path, stamp: str) -> dict[str, Path]
                 range(len(group)), [c.name for c in group], rotation=60, ha="right", fontsize=7
             )
             ax.set_title(name, fontsize=9)
-        fig.suptitle(
-            f"{experiment} (SIMULATED endpoint; bars: mean, whiskers: min–max)", fontsize=9
-        )
+        fig.suptitle(f"{experiment} ({endpoint}; bars: mean, whiskers: min–max)", fontsize=9)
         fig.tight_layout()
         path = out_dir / f"eval-{stamp}-{experiment}.png"
         fig.savefig(path, dpi=110)
