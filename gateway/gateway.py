@@ -19,14 +19,14 @@ from gateway.cache import GatedCache, cache_key
 from gateway.call import CallState, build_endpoints, endpoint_health
 from gateway.clients import EndpointClients, default_secrets
 from gateway.errors import GatewayError, ProviderUnavailable
-from gateway.probe import PROBE_TIMEOUT_S, ProbeReport, probe_endpoints
+from gateway.probe import PROBE_TIMEOUT_S, ProbeReport, log_probe_report, probe_endpoints
 from gateway.registry import TIER_RANK, AgentConfig, GatewaySettings
 from gateway.result import ModelResult, cached_result
 from gateway.routing import Router, estimate_tokens
 from gateway.secrets import SecretProvider
 from telemetry.logging import get_logger
 
-__all__ = ["ModelGateway", "ModelResult", "Transports", "gateway_from_env"]
+__all__ = ["ModelGateway", "ModelResult", "Transports"]
 
 log = get_logger("conductor.gateway")
 
@@ -289,12 +289,7 @@ class ModelGateway:
             timeout_s=timeout_s,
             transports=self._transports,
         )
-        for problem in report.problems:
-            log.error(
-                "model_endpoint_unusable", profile=self.settings.profile_name, problem=problem
-            )
-        for warning in report.warnings:
-            log.warning("model_endpoint_doubt", profile=self.settings.profile_name, problem=warning)
+        log_probe_report(report, self.settings.profile_name)
         return report
 
     def health(self) -> dict[str, dict[str, Any]]:
@@ -317,39 +312,3 @@ class ModelGateway:
         await self._clients.aclose()
         if self._cache is not None:
             await self._cache.aclose()
-
-
-def gateway_from_env(
-    env: Mapping[str, str] | None = None,
-    *,
-    transports: Transports | Callable[[GatewaySettings], Transports] | None = None,
-) -> ModelGateway:
-    """Build a gateway from environment variables, read once; log what it serves and lacks.
-
-    Args:
-        env: The variables (the process's when None); see `GatewaySettings.from_env`.
-        transports: An httpx transport per endpoint name, or a function of the settings
-            that returns them (e.g. `simulator.transport.simulator_transports`).
-
-    Raises:
-        RegistryError: When the registry or the chosen profile is invalid.
-        GatewayError: When an in-process endpoint gets no transport.
-    """
-    settings = GatewaySettings.from_env(env)
-    given = transports(settings) if callable(transports) else transports
-    gateway = ModelGateway.from_settings(settings, transports=given)
-    log.info(
-        "model_gateway_ready",
-        profile=settings.profile_name,
-        simulated=settings.profile.simulated,
-        models_file=str(settings.models_file),
-        endpoints=[
-            f"{e.name} ({e.tier}, {e.model}"
-            + (", simulated in-process)" if e.in_process else f", {e.base_url})")
-            for e in settings.profile.endpoints
-        ],
-        cache=str(settings.cache_path) if settings.cache_enabled else "off",
-    )
-    for problem in gateway.check_config():
-        log.error("model_gateway_config_problem", problem=problem)
-    return gateway

@@ -15,6 +15,9 @@ import httpx
 from gateway.errors import SecretError
 from gateway.registry import EndpointConfig
 from gateway.secrets import SecretProvider
+from telemetry.logging import get_logger
+
+log = get_logger("conductor.gateway")
 
 PROBE_TIMEOUT_S = 2.0
 """How long the probe waits for each endpoint's `GET {base_url}/models`."""
@@ -121,3 +124,11 @@ async def probe_endpoints(
         problems=[line for r in reports for line in r.problems],
         warnings=[line for r in reports for line in r.warnings],
     )
+
+
+def log_probe_report(report: ProbeReport, profile: str) -> None:
+    """Log each problem (error) and each doubt (warning) the probe found, one line each."""
+    for problem in report.problems:
+        log.error("model_endpoint_unusable", profile=profile, problem=problem)
+    for warning in report.warnings:
+        log.warning("model_endpoint_doubt", profile=profile, problem=warning)

@@ -105,7 +105,7 @@ def gateway_from_environment() -> ModelGateway:
     Raises:
         RegistryError: When the registry or the chosen profile is invalid.
     """
-    from gateway.gateway import gateway_from_env
+    from gateway.factory import gateway_from_env
     from simulator.transport import simulator_env, simulator_transports
 
     return gateway_from_env(simulator_env(os.environ), transports=simulator_transports)
