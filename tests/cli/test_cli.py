@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from fakes import FakeClock
 
-import conductor_cli.main as cli_main
+import conductor_cli.common as cli_common
 from conductor_cli.batch import run_batch
 from conductor_cli.checkpoints import open_checkpointer
 from conductor_cli.main import main
@@ -96,7 +96,7 @@ class Cli:
         try:
             # The command builds its gateway at its composition root; here, this test's.
             self.monkeypatch.setattr(
-                cli_main, "build_gateway", self.gateway_factory or (lambda: gateway)
+                cli_common, "build_gateway", self.gateway_factory or (lambda: gateway)
             )
             with capture_log_lines(level="WARNING"):
                 code = main(argv)

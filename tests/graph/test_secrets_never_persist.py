@@ -24,7 +24,7 @@ from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.types import Command
 from test_tracing import LANGSMITH_API_KEY, FakeLangSmith, flush_traces, langsmith_endpoint
 
-import conductor_cli.main as cli_main
+import conductor_cli.common as cli_common
 from conductor_cli.main import main
 from gateway.gateway import ModelGateway
 from gateway.registry import DEFAULT_MODELS_FILE, GatewaySettings, load_registry
@@ -174,7 +174,7 @@ def test_no_secret_is_persisted_logged_traced_or_printed(
         return code
 
     final_states: list[str] = []
-    monkeypatch.setattr(cli_main, "build_gateway", lambda: gateway)
+    monkeypatch.setattr(cli_common, "build_gateway", lambda: gateway)
     with capture_log_lines("DEBUG") as logs:
         # Through the CLI: a batch with escalations, then a reviewer's answers.
         assert cli("seed", "--db", str(db)) == 0

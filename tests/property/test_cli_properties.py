@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from property_strategies import GOOD_TICKET, JSON, TEXT, ticket_like
 from pydantic import ValidationError
 
+import conductor_cli.common as cli_common
 import conductor_cli.main as cli_main
 from evals.audit import audit_refunds
 from gateway.gateway import ModelGateway
@@ -84,7 +85,7 @@ def run_cli(root: Path, content: bytes) -> tuple[int, str, Path, Path]:
     ]  # fmt: skip
     stderr = io.StringIO()
     with (
-        mock.patch.object(cli_main, "build_gateway", lambda: gateway),
+        mock.patch.object(cli_common, "build_gateway", lambda: gateway),
         contextlib.redirect_stderr(stderr),
         contextlib.redirect_stdout(io.StringIO()),
         capture_log_lines(level="WARNING"),  # main's log settings are put back afterwards
