@@ -5,28 +5,19 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from simulator.corruptions import CorruptionKind, corrupt
 from simulator.draws import Draws
 from simulator.sections import PromptContext
 
 Tier = Literal["small", "large"]
-ERROR_KINDS: tuple[CorruptionKind, ...] = (
-    "wrong_label",
-    "wrong_field",
-    "invented_value",
-    "span_shift",
-    "wrong_currency",
-    "misread_amount",
-    "dangling_relation",
-    "other_amount",
-    "approve_replacement",
-    "flip_legal",
-    "swap_order",
-    "misread_paraphrase",
+ERROR_KINDS: tuple[CorruptionKind, ...] = tuple(
+    kind for kind in get_args(CorruptionKind) if kind != "implausible"
 )
-"""Kinds the error model draws, in order; a kind a schema does not know never applies to it."""
+"""Kinds the error model draws, in `CorruptionKind`'s order (the draws depend on it); a kind a
+schema does not know never applies to it. `implausible` is a fault (`--faults
+implausible_rate`), never a drawn worker error."""
 DOCUMENT_SCHEMAS = frozenset(
     {"DocumentClassification", "ExtractedEntities", "ExtractedRelationships"}
 )

@@ -8,12 +8,11 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
 
 import psycopg
 import pytest
 from langgraph.types import Command
-from ledger_worker import issue_in_process
+from ledger_worker import issue_in_process, refund
 
 from conductor_cli.checkpoints import open_checkpointer
 from gateway.cache import GatedCache
@@ -61,19 +60,6 @@ def store(target: str | Path) -> Iterator[Store]:
         yield opened
 
 
-def _refund(store: Store, key: str = "T-001:ORD-10001", **overrides: Any) -> Any:
-    kwargs: dict[str, Any] = dict(
-        idempotency_key=key,
-        ticket_id="T-001",
-        order_id="ORD-10001",
-        customer_id="C001",
-        amount=35.00,
-        currency="USD",
-    )
-    kwargs.update(overrides)
-    return store.issue_refund(**kwargs)
-
-
 # -- the same behaviours on both backends ---------------------------------------------------
 
 
@@ -112,8 +98,8 @@ def test_both_backends_hold_the_same_seed(store: Store, tmp_path: Path) -> None:
 
 
 def test_same_key_twice_writes_one_row(store: Store) -> None:
-    first, created = _refund(store)
-    again, created_again = _refund(store)
+    first, created = refund(store)
+    again, created_again = refund(store)
     assert (created, created_again) == (True, False)
     assert again == first and first["amount"] == 35.00
     assert store.count_refunds() == 1
@@ -122,19 +108,20 @@ def test_same_key_twice_writes_one_row(store: Store) -> None:
 
 
 def test_money_stays_in_cents(store: Store) -> None:
-    refund, _ = _refund(store, key="T-015:ORD-10015", order_id="ORD-10015", customer_id="C015",
-                        amount=50.01)  # fmt: skip
-    assert refund["amount"] == 50.01
+    issued, _ = refund(
+        store, key="T-015:ORD-10015", order_id="ORD-10015", customer_id="C015", amount=50.01
+    )
+    assert issued["amount"] == 50.01
     with pytest.raises(AmountExceedsTotal):
-        _refund(store, key="T-014", order_id="ORD-10014", customer_id="C014", amount=50.005)
+        refund(store, key="T-014", order_id="ORD-10014", customer_id="C014", amount=50.005)
 
 
 def test_refusals(store: Store) -> None:
-    _refund(store)
+    refund(store)
     with pytest.raises(AlreadyRefunded):
-        _refund(store, key="T-011:ORD-10001", ticket_id="T-011", amount=1.00)
+        refund(store, key="T-011:ORD-10001", ticket_id="T-011", amount=1.00)
     with pytest.raises(IdempotencyConflict):
-        _refund(store, order_id="ORD-10029", amount=5.00)
+        refund(store, order_id="ORD-10029", amount=5.00)
     for overrides, error in [
         ({"order_id": UNKNOWN_ORDER_ID}, UnknownOrder),
         ({"order_id": "ORD-10029", "customer_id": "C003"}, NotOrderOwner),
@@ -142,9 +129,9 @@ def test_refusals(store: Store) -> None:
         ({"order_id": "ORD-10029", "amount": 22.41}, AmountExceedsTotal),
     ]:
         with pytest.raises(error):
-            _refund(store, key="other", **overrides)
+            refund(store, key="other", **overrides)
     with pytest.raises(ValueError):
-        _refund(store, key="zero", amount=0)
+        refund(store, key="zero", amount=0)
     assert store.count_refunds() == 1
 
 
@@ -153,7 +140,7 @@ def test_same_key_from_eight_threads_writes_one_row(store: Store) -> None:
 
     def issue(_: int) -> bool:
         barrier.wait()
-        return bool(_refund(store)[1])
+        return bool(refund(store)[1])
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         created = list(pool.map(issue, range(8)))
@@ -186,7 +173,7 @@ def test_runs_upsert_and_list(store: Store) -> None:
 
 
 def test_reseed_keeps_the_ledger(store: Store, target: str | Path) -> None:
-    _refund(store)
+    refund(store)
     counts = seed_store(target, today=TODAY + timedelta(days=3))
     assert counts == {"customers": 60, "orders": 250, "refunds": 1}
 
@@ -226,7 +213,7 @@ def test_schema_setup_twice_is_harmless(postgres_url: str) -> None:
         assert list(pool.map(open_and_close, range(6))) == [1] * 6
     first = seed_store(postgres_url, today=TODAY)
     with PgStore(postgres_url) as store:
-        _refund(store)
+        refund(store)
     with PgStore(postgres_url) as store:
         assert store.schema_version() == 1
         assert store.count_refunds() == 1

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from ledger_worker import refund
 from pydantic import ValidationError
 
 from evals.build_examples_truth import LABELS, build_truth
@@ -48,19 +49,6 @@ def db_path(tmp_path: Path) -> Path:
 def store(db_path: Path):
     with Store(db_path) as opened:
         yield opened
-
-
-def _refund(store: Store, key: str = "T-001:ORD-10001", **overrides: Any):
-    kwargs: dict[str, Any] = dict(
-        idempotency_key=key,
-        ticket_id="T-001",
-        order_id="ORD-10001",
-        customer_id="C001",
-        amount=35.00,
-        currency="USD",
-    )
-    kwargs.update(overrides)
-    return store.issue_refund(**kwargs)
 
 
 def _dump(path: Path) -> tuple[list[Any], list[Any]]:
@@ -126,7 +114,7 @@ def test_seed_is_realistic(store: Store) -> None:
 
 def test_reseed_upserts_and_keeps_the_ledger(db_path: Path) -> None:
     with Store(db_path) as store:
-        _refund(store)
+        refund(store)
     later = TODAY + timedelta(days=3)
     counts = seed_store(db_path, today=later)
     assert counts["refunds"] == 1
@@ -195,8 +183,8 @@ def test_money_is_cents() -> None:
 
 
 def test_same_key_twice_writes_one_row(store: Store) -> None:
-    first, created = _refund(store)
-    again, created_again = _refund(store)
+    first, created = refund(store)
+    again, created_again = refund(store)
     assert created is True and created_again is False
     assert again == first
     assert first["amount"] == 35.00 and first["currency"] == "USD"
@@ -206,9 +194,9 @@ def test_same_key_twice_writes_one_row(store: Store) -> None:
 
 
 def test_new_key_for_refunded_order_raises(store: Store) -> None:
-    _refund(store)
+    refund(store)
     with pytest.raises(AlreadyRefunded) as info:
-        _refund(store, key="T-011:ORD-10001", ticket_id="T-011", amount=1.00)
+        refund(store, key="T-011:ORD-10001", ticket_id="T-011", amount=1.00)
     assert info.value.order_id == "ORD-10001"
     assert store.count_refunds() == 1
 
@@ -216,7 +204,7 @@ def test_new_key_for_refunded_order_raises(store: Store) -> None:
 @pytest.mark.parametrize("amount", [0, 0.0, -5.0, 0.004])
 def test_non_positive_amount_raises(store: Store, amount: float) -> None:
     with pytest.raises(ValueError):
-        _refund(store, amount=amount)
+        refund(store, amount=amount)
     assert store.count_refunds() == 0
 
 
@@ -231,14 +219,14 @@ def test_non_positive_amount_raises(store: Store, amount: float) -> None:
 )
 def test_ledger_refuses_implausible_refunds(store: Store, overrides, error) -> None:
     with pytest.raises(error):
-        _refund(store, **overrides)
+        refund(store, **overrides)
     assert store.count_refunds() == 0
 
 
 def test_key_reused_for_another_order_raises(store: Store) -> None:
-    _refund(store)
+    refund(store)
     with pytest.raises(IdempotencyConflict):
-        _refund(store, order_id="ORD-10029", amount=5.00)
+        refund(store, order_id="ORD-10029", amount=5.00)
     assert store.count_refunds() == 1
 
 
@@ -247,7 +235,7 @@ def test_same_key_from_eight_threads_writes_one_row(store: Store) -> None:
 
     def issue(_: int) -> bool:
         barrier.wait()
-        return _refund(store)[1]
+        return refund(store)[1]
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         created = list(pool.map(issue, range(8)))
@@ -261,7 +249,7 @@ def test_different_keys_from_threads_refund_an_order_once(store: Store) -> None:
     def issue(n: int) -> str:
         barrier.wait()
         try:
-            _refund(store, key=f"T-{n}:ORD-10001", ticket_id=f"T-{n}")
+            refund(store, key=f"T-{n}:ORD-10001", ticket_id=f"T-{n}")
         except AlreadyRefunded:
             return "refused"
         return "issued"
@@ -275,7 +263,7 @@ def test_different_keys_from_threads_refund_an_order_once(store: Store) -> None:
 def _issue_in_process(path: str, barrier, results) -> None:
     with Store(path) as store:
         barrier.wait()
-        _, created = _refund(store)
+        _, created = refund(store)
         results.put(created)
 
 
