@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import random
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -16,6 +15,7 @@ from gateway.cache import schema_json
 from gateway.call import CallState, EndpointState
 from gateway.clients import EndpointClients
 from gateway.errors import GatewayError, ModelCallFailed, ProviderUnavailable
+from gateway.looptime import queued
 from gateway.registry import RetrySettings
 from gateway.result import ModelResult
 from telemetry.logging import get_logger
@@ -140,40 +140,33 @@ class Router:
         return reasons
 
     async def enter(self, call: CallState, endpoint: EndpointState) -> bool:
-        """Take one of the endpoint's in-flight permits, waiting at most the budget left.
+        """Take one of the endpoint's in-flight permits, waiting while its queue progresses.
 
-        A wait here is our own queue, never the provider's time: it gets a budget of its own
-        (the agent's whole-call budget, over all the call's waits), it moves the call's
-        deadline back by as long as it lasted, and the attempt's timeout starts only once the
-        permit is held. It never counts as a failure, for the breaker or the retries.
+        A wait here is our own queue, never the provider's time: it fails only when the
+        endpoint releases no permit for the agent's whole-call budget (lag-free time), it
+        moves the call's deadline back by as long as it lasted, the attempt's timeout starts
+        only once the permit is held, and the enclosing node guard leaves it out (`queued`).
+        It never counts as a failure, for the breaker or the retries.
 
         Returns:
-            False when no permit came within the queue's budget.
+            False when the endpoint's queue made no progress for the budget.
         """
-        gate = endpoint.admission
-        if not gate.locked():
-            await gate.acquire()  # free: returns at once
-            return True
-        queued = self._clock()
-        left = call.agent_config.total_budget_s - call.queued_s
-        if left <= 0:
-            return False
+        if not endpoint.admission.locked():
+            return await endpoint.admission.acquire(call.agent_config.total_budget_s)
+        queued_at = self._clock()
         try:
-            async with asyncio.timeout(left):
-                await gate.acquire()
-        except TimeoutError:
-            return False
+            with queued():
+                return await endpoint.admission.acquire(call.agent_config.total_budget_s)
         finally:
-            waited = self._clock() - queued
+            waited = self._clock() - queued_at
             call.queued_s += waited
             call.deadline += waited
-        return True
 
     def queue_full(self, call: CallState, endpoint: EndpointState) -> GatewayError:
-        """The error of a call that waited its whole budget for an in-flight permit."""
+        """The error of a call whose endpoint queue made no progress for its whole budget."""
         MODEL_CALLS.labels(endpoint=endpoint.name, outcome="queue_full").inc()
         reason = (
-            f"{endpoint.config.max_in_flight} requests in flight; no permit within the "
+            f"{endpoint.config.max_in_flight} requests in flight and none finished within the "
             f"{call.agent_config.total_budget_s:g} s budget (waited {call.queued_s:.2f} s)"
         )
         log.warning("model_queue_full", agent=call.agent, endpoint=endpoint.name, reason=reason)
