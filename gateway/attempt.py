@@ -74,8 +74,8 @@ class AttemptRunner:
         started = self._clock()
         timeout = min(call.agent_config.timeout_s, config.timeout_s, call.deadline - started)
         seen = ANSWER_USAGE.set([])
-        # The timeout measures the provider: the event loop's own lag is left out of it and
-        # out of the call's budget (see gateway.looptime).
+        # The timeout measures the provider: the event loop's own lag is left out of it
+        # (see gateway.looptime); the router leaves it out of the call's budget.
         guard = LagAwareTimeout(timeout)
         try:
             async with guard:
@@ -131,8 +131,6 @@ class AttemptRunner:
             usage = last_seen_usage() or {"input_tokens": 0, "output_tokens": 0}
         finally:
             ANSWER_USAGE.reset(seen)
-            call.lag_s += guard.lag_s
-            call.deadline += guard.lag_s
         endpoint.breaker.record_success(permit)
         cost = self.charge(call, endpoint, usage)
         if not isinstance(parsed, call.schema):

@@ -68,6 +68,11 @@ class CallState:
     lag_s: float = 0.0
     """Event-loop lag during the call's attempts (not the provider's time either)."""
 
+    def credit_lag(self, seconds: float) -> None:
+        """Leave `seconds` of event-loop lag out of the budget: move the deadline back."""
+        self.lag_s += seconds
+        self.deadline += seconds
+
     @property
     def min_attempt_s(self) -> float:
         """Least time an attempt needs; less than this left of the budget is no time."""

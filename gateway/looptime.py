@@ -13,6 +13,7 @@ expiries back by it.
 - `LagAwareTimeout`: `asyncio.timeout` whose expiry, when it comes, is moved back by the
   lag accrued since it was armed, and by any time the caller says to leave out
   (`excluded`: the admission queue's waits, the last progress of a queue).
+- `LagCredit`: the same lag handed to a deadline kept by hand (a call's whole budget).
 - `NodeGuard` / `queued`: a node's outer timeout that leaves out the time its model calls
   spent waiting in the gateway's admission queue (a context variable carries the tally).
 """
@@ -170,6 +171,46 @@ class LagAwareTimeout:
             self._handle = loop.call_at(when, self._check)
         elif self._timeout.when() is None:
             self._timeout.reschedule(now)  # expires now: cancels the body via call_soon
+
+
+class LagCredit:
+    """Hands a deadline the loop lag accrued since the last credit (a whole call's budget).
+
+    `with LagCredit(on_lag):` holds the lag monitor; each `credit()` passes the lag since
+    the previous one to `on_lag(seconds)`; `skip()` drops the lag since then (time already
+    accounted for otherwise, such as a queue wait that moved the deadline by its wall time).
+    """
+
+    def __init__(self, on_lag: Callable[[float], None]) -> None:
+        """Credit `on_lag` with lag."""
+        self._on_lag = on_lag
+        self._monitor: LoopLag | None = None
+        self._mark = 0.0
+
+    def __enter__(self) -> LagCredit:
+        """Start measuring."""
+        self._monitor = loop_lag()
+        self._monitor.hold()
+        self._mark = self._monitor.lag()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """Stop measuring."""
+        if self._monitor is not None:
+            self._monitor.release()
+
+    def credit(self) -> None:
+        """Pass the lag accrued since the last credit or skip to `on_lag`."""
+        assert self._monitor is not None
+        now = self._monitor.lag()
+        if now > self._mark:
+            self._on_lag(now - self._mark)
+        self._mark = now
+
+    def skip(self) -> None:
+        """Drop the lag accrued since the last credit or skip."""
+        assert self._monitor is not None
+        self._mark = self._monitor.lag()
 
 
 class QueuedTime:

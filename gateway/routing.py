@@ -12,10 +12,10 @@ from pydantic import BaseModel
 from gateway.attempt import AttemptRunner
 from gateway.breaker import CircuitState, Permit
 from gateway.cache import schema_json
-from gateway.call import CallState, EndpointState
-from gateway.clients import EndpointClients
+from gateway.call import CallState, EndpointState, Failure
+from gateway.clients import EndpointClients, StructuredModel
 from gateway.errors import GatewayError, ModelCallFailed, ProviderUnavailable
-from gateway.looptime import queued
+from gateway.looptime import LagCredit, queued
 from gateway.registry import RetrySettings
 from gateway.result import ModelResult
 from telemetry.logging import get_logger
@@ -61,34 +61,52 @@ class Router:
             ModelCallFailed: `max_attempts` failed attempts (5xx, 429, timeouts).
             GatewayError: What an attempt raises (rejected, invalid output).
         """
-        for _ in range(MAX_ROUNDS):
-            choice = self.choose(call, route)
-            if isinstance(choice, dict):
-                raise self.give_up(call, choice)
-            endpoint, wait = choice
-            if wait > 0:
-                await self._sleep(wait)
-                continue
-            await self.backoff(call, endpoint)
-            model = await clients.structured(call, endpoint.config)
-            if not await self.enter(call, endpoint):
-                raise self.queue_full(call, endpoint)
-            try:
-                permit = self.admit(call, endpoint)
-                if permit is None:
-                    continue  # the waits used the budget up, or the slot went: choose again
-                call.attempts += 1
-                outcome = await attempts.run(call, endpoint, model, permit)
-            finally:
-                endpoint.admission.release()
-            if isinstance(outcome, ModelResult):
-                return outcome
-            call.last_failure = (outcome.endpoint, outcome.cause)
-            if call.attempts >= self._retry.max_attempts:
-                raise ModelCallFailed(
-                    call.agent, outcome.endpoint, f"{outcome.cause} (after {call.attempts} calls)"
-                )
+        with LagCredit(call.credit_lag) as lag:  # the loop's lag is not the budget's time
+            for _ in range(MAX_ROUNDS):
+                lag.credit()
+                choice = self.choose(call, route)
+                if isinstance(choice, dict):
+                    raise self.give_up(call, choice)
+                endpoint, wait = choice
+                if wait > 0:
+                    await self._sleep(wait)
+                    continue
+                await self.backoff(call, endpoint)
+                model = await clients.structured(call, endpoint.config)
+                lag.credit()
+                if not await self.enter(call, endpoint):
+                    raise self.queue_full(call, endpoint)
+                lag.skip()  # the queue wait moved the deadline back, lag included
+                outcome = await self._attempt(call, endpoint, model, attempts)
+                if outcome is None:
+                    continue
+                if isinstance(outcome, ModelResult):
+                    return outcome
+                call.last_failure = (outcome.endpoint, outcome.cause)
+                if call.attempts >= self._retry.max_attempts:
+                    raise ModelCallFailed(
+                        call.agent,
+                        outcome.endpoint,
+                        f"{outcome.cause} (after {call.attempts} calls)",
+                    )
         raise ModelCallFailed(call.agent, route[0].name, "no progress after many waits")
+
+    async def _attempt(
+        self,
+        call: CallState,
+        endpoint: EndpointState,
+        model: StructuredModel,
+        attempts: AttemptRunner,
+    ) -> ModelResult | Failure | None:
+        """One attempt on `endpoint`, its admission permit held; None: choose again."""
+        try:
+            permit = self.admit(call, endpoint)
+            if permit is None:
+                return None  # the waits used the budget up, or the slot went: choose again
+            call.attempts += 1
+            return await attempts.run(call, endpoint, model, permit)
+        finally:
+            endpoint.admission.release()
 
     def choose(
         self, call: CallState, route: list[EndpointState]
