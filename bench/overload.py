@@ -31,6 +31,8 @@ from simulator.error_model import ErrorModel
 
 LATENCY_S = 0.05
 """Added latency of each simulated answer."""
+QUEUE_ERRORS = ("requests in flight", "no answer in", "ran longer than", "circuit open", "no time")
+"""Error kinds that, on a healthy simulated endpoint, only our own queueing can cause."""
 
 
 @dataclass
@@ -47,6 +49,10 @@ class OverloadResult:
     loop_lag_s: float | None = None
     notes: list[str] = field(default_factory=list)
 
+    def queue_caused(self) -> int:
+        """Errors recorded in runs of a kind only our own queueing causes on a healthy endpoint."""
+        return sum(n for kind, n in self.errors.items() if any(q in kind for q in QUEUE_ERRORS))
+
     @property
     def throughput(self) -> float:
         """Runs finished per second of wall time."""
@@ -62,7 +68,9 @@ class OverloadResult:
             f"p95 {percentile(self.latencies_ms, 95):,.0f} ms",
         ]
         if self.loop_lag_s is not None:
-            lines.append(f"  event-loop lag accrued (left out of timeouts): {self.loop_lag_s:.1f} s")
+            lines.append(
+                f"  event-loop lag accrued (not counted by timeouts): {self.loop_lag_s:.1f} s"
+            )
         if self.errors:
             top = ", ".join(f"{k} ×{v}" for k, v in self.errors.most_common(5))
             lines.append(f"  errors recorded in runs: {top}")
@@ -89,7 +97,7 @@ class OverloadResult:
 def error_kind(message: str) -> str:
     """A run's error line without its ids and figures: what kind of failure it was."""
     kind, _, rest = message.partition(": ")
-    for marker in ("no answer in", "requests in flight", "circuit open", "ran longer than"):
+    for marker in QUEUE_ERRORS:
         if marker in rest:
             return f"{kind}: {marker}"
     return kind
@@ -148,4 +156,24 @@ async def run_cli_overload(n: int, workdir: Path, work: Workload | None = None) 
     peak = sim.stats().get("peak_in_flight")
     if peak is not None:
         result.notes.append(f"simulator peak requests in flight: {peak}")
+    return result
+
+
+async def overload_section(bench: Any) -> OverloadResult:
+    """The bench's `overload` rows: `bench.config.overload` tickets at once (CLI path)."""
+    n = bench.config.overload
+    result = await run_cli_overload(n, bench.workdir, bench.work)
+    variant, config = "conductor support", f"{n} at once, CLI batch, memory, 50 ms"
+    not_resolved = result.submitted - result.statuses.get("resolved", 0)
+    bench.figures.add(
+        "overload: runs resolved", variant, config, "runs", result.statuses.get("resolved", 0)
+    )
+    bench.figures.add("overload: runs not resolved", variant, config, "runs", not_resolved)
+    bench.figures.add("overload: throughput", variant, config, "tickets/s", result.throughput)
+    for q in (50, 95):
+        value = percentile(result.latencies_ms, q)
+        bench.figures.add(f"overload: latency p{q}", variant, config, "ms", value)
+    for status, count in result.statuses.items():
+        bench.statuses[f"{variant} (overload {n}): {status}"] += count
+    bench.notes.append(result.summary().replace("\n  ", "; "))
     return result
