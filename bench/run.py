@@ -64,7 +64,7 @@ class BenchConfig:
     @classmethod
     def quick(cls) -> BenchConfig:
         """Smaller sizes: `conductor bench --quick`."""
-        return cls(1, 12, (0.0, 0.05), (20, 50), (10, 100), 1, 20, "quick", overload=200)
+        return cls(1, 12, (0.0, 0.05), (20, 50), (10, 100), 1, 20, "quick", overload=100)
 
     @classmethod
     def tiny(cls) -> BenchConfig:

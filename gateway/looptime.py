@@ -43,11 +43,18 @@ class LoopLag:
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         """Measure `loop` (ticks start with the first `hold`)."""
-        self._loop = loop
+        # A weak reference: the monitors are values of a WeakKeyDictionary keyed by loop.
+        self._loop_ref = weakref.ref(loop)
         self._lag = 0.0
         self._due: float | None = None
         self._handle: asyncio.TimerHandle | None = None
         self._users = 0
+
+    @property
+    def _loop(self) -> asyncio.AbstractEventLoop:
+        loop = self._loop_ref()
+        assert loop is not None, "the loop of this monitor is gone"
+        return loop
 
     def lag(self) -> float:
         """Seconds of lag accrued while the monitor ran (monotonic, never decreases)."""
