@@ -43,6 +43,8 @@ class OverloadResult:
     submitted: int
     statuses: Counter[str] = field(default_factory=Counter)
     errors: Counter[str] = field(default_factory=Counter)
+    reasons: Counter[str] = field(default_factory=Counter)
+    """Escalation and park reasons of the runs that did not resolve."""
     wall_s: float = 0.0
     cpu_s: float = 0.0
     latencies_ms: list[float] = field(default_factory=list)
@@ -71,6 +73,9 @@ class OverloadResult:
             lines.append(
                 f"  event-loop lag accrued (not counted by timeouts): {self.loop_lag_s:.1f} s"
             )
+        if self.reasons:
+            why = ", ".join(f"{k} ×{v}" for k, v in self.reasons.most_common(5))
+            lines.append(f"  reasons of the runs not resolved: {why}")
         if self.errors:
             top = ", ".join(f"{k} ×{v}" for k, v in self.errors.most_common(5))
             lines.append(f"  errors recorded in runs: {top}")
@@ -84,6 +89,7 @@ class OverloadResult:
             "submitted": self.submitted,
             "statuses": dict(self.statuses),
             "errors": dict(self.errors),
+            "reasons": dict(self.reasons),
             "wall_s": self.wall_s,
             "cpu_s": self.cpu_s,
             "throughput_per_s": self.throughput,
@@ -148,6 +154,8 @@ async def run_cli_overload(n: int, workdir: Path, work: Workload | None = None) 
     for record in batch.records:
         result.statuses[str(record["status"])] += 1
         result.latencies_ms.append(float(record.get("latency_ms") or 0.0))
+        if record["status"] != "resolved":
+            result.reasons[str(record.get("escalation_reason"))] += 1
         for error in record.get("errors") or []:
             result.errors[error_kind(str(error))] += 1
     missing = n - len(batch.records)

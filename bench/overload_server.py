@@ -153,6 +153,8 @@ async def run_server_overload(n: int, jobs: int | None = None) -> OverloadResult
             for values, latency in finished.values():
                 result.statuses[str(values.get("status") or "no status")] += 1
                 result.latencies_ms.append(latency * 1000)
+                if values.get("status") != "resolved":
+                    result.reasons[str(values.get("escalation_reason"))] += 1
                 for error in values.get("errors") or []:
                     kind = error_kind(f"{error.get('kind')}: {error.get('message')}")
                     result.errors[kind] += 1
