@@ -78,6 +78,7 @@ def dev_server(workdir: Path, store: Path, jobs: int) -> Iterator[str]:
         "CONDUCTOR_LOG_LEVEL": "ERROR",
         "LANGSMITH_TRACING": "false",
         "LANGGRAPH_CLI_NO_ANALYTICS": "1",
+        "STATS_INTERVAL_SECS": "5",  # the queue's "Worker stats" (runs active) every 5 s
     }
     port, log_path = free_port(), workdir / "server.log"
     binary = Path(sys.executable).parent / "langgraph"
@@ -118,6 +119,19 @@ def _wait_for_url(proc: subprocess.Popen[bytes], log_path: Path, port: int) -> s
     raise RuntimeError(f"langgraph dev did not start:\n{log_path.read_text(errors='replace')}")
 
 
+def peak_active_runs(log_path: Path) -> int | None:
+    """The most runs the server's queue reported active at once ("Worker stats" lines)."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", log_path.read_text(errors="replace"))
+    found = [
+        int(m.group(1))
+        for line in text.splitlines()
+        if "Worker stats" in line
+        for m in [re.search(r"active[\"']?\s*[=:]\s*(\d+)", line)]
+        if m
+    ]
+    return max(found) if found else None
+
+
 async def run_server_overload(n: int, jobs: int | None = None) -> OverloadResult:
     """Create `n` runs at once through langgraph-sdk; count how their threads end."""
     from langgraph_sdk import get_client
@@ -148,6 +162,9 @@ async def run_server_overload(n: int, jobs: int | None = None) -> OverloadResult
             result.notes.append(f"all {n} runs created in {time.perf_counter() - wall0:.1f} s")
             submitted = dict.fromkeys(thread_ids, unix0)
             finished = await _wait_for_all(client, n, submitted)
+            peak = peak_active_runs(workdir / "server.log")
+            if peak is not None:
+                result.notes.append(f"server's peak runs active at once (its worker stats): {peak}")
             result.wall_s = time.perf_counter() - wall0
             result.cpu_s = time.process_time() - cpu0  # the client's only
             for values, latency in finished.values():
