@@ -23,6 +23,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
 from bench import fanout
+from bench.overload import overload_section
 from bench.report import Figures, header_lines, markdown_table
 from bench.variants import (
     ConductorGraph,
@@ -52,21 +53,23 @@ class BenchConfig:
     fanout_rounds: int
     rss_tickets: int
     mode: str
+    overload: int = 0
+    """Tickets submitted at once through the CLI batch runner (`bench.overload`); 0: none."""
 
     @classmethod
     def full(cls) -> BenchConfig:
         """The sizes of `make bench`."""
-        return cls(3, 12, (0.0, 0.05), (100, 1000), (10, 100), 3, 100, "full")
+        return cls(3, 12, (0.0, 0.05), (100, 1000), (10, 100), 3, 100, "full", overload=1000)
 
     @classmethod
     def quick(cls) -> BenchConfig:
         """Smaller sizes: `conductor bench --quick`."""
-        return cls(1, 12, (0.0, 0.05), (20, 50), (10, 100), 1, 20, "quick")
+        return cls(1, 12, (0.0, 0.05), (20, 50), (10, 100), 1, 20, "quick", overload=100)
 
     @classmethod
     def tiny(cls) -> BenchConfig:
         """The smallest that produces every row (the test suite's smoke)."""
-        return cls(1, 2, (0.0,), (4,), (2,), 1, 2, "tiny")
+        return cls(1, 2, (0.0,), (4,), (2,), 1, 2, "tiny", overload=4)
 
 
 def calibration(runs: int = 10) -> dict[str, Any]:
@@ -349,6 +352,8 @@ async def run_bench(config: BenchConfig, workdir: Path | None = None) -> dict[st
             await bench.load()
             await bench.fanout()
             await bench.memory()
+            if config.overload:
+                await overload_section(bench)
         finally:
             await bench.aclose()
     rows = bench.figures.rows()
@@ -397,4 +402,6 @@ def expected_figures(config: BenchConfig) -> set[tuple[str, str]]:
     wanted |= {("throughput", "conductor support"), ("latency p95", "conductor support")}
     wanted |= {("fan-out efficiency", "conductor fan-out")}
     wanted |= {("peak memory per in-flight ticket", "conductor support")}
+    if config.overload:
+        wanted |= {("overload: runs resolved", "conductor support")}
     return wanted

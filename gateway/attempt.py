@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 from collections.abc import Callable
@@ -18,6 +17,7 @@ from gateway.breaker import Permit
 from gateway.call import CallState, EndpointState, Failure
 from gateway.clients import ANSWER_USAGE, StructuredModel, last_seen_usage
 from gateway.errors import InvalidModelOutput, ModelCallFailed, ProviderRejected
+from gateway.looptime import LagAwareTimeout
 from gateway.ratelimit import parse_retry_after
 from gateway.registry import TIER_RANK, GatewaySettings
 from gateway.result import ModelResult
@@ -74,8 +74,11 @@ class AttemptRunner:
         started = self._clock()
         timeout = min(call.agent_config.timeout_s, config.timeout_s, call.deadline - started)
         seen = ANSWER_USAGE.set([])
+        # The timeout measures the provider: the event loop's own lag is left out of it
+        # (see gateway.looptime); the router leaves it out of the call's budget.
+        guard = LagAwareTimeout(timeout)
         try:
-            async with asyncio.timeout(timeout):
+            async with guard:
                 parsed = await model.runnable.ainvoke(
                     model.prompt(call.messages), config=self._run_config(call, endpoint)
                 )

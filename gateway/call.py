@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -11,6 +10,7 @@ from typing import Any
 from langchain_core.messages import BaseMessage
 from pydantic import BaseModel
 
+from gateway.admission import Admission
 from gateway.breaker import CircuitBreaker, CircuitState
 from gateway.ratelimit import EndpointLimiter
 from gateway.registry import AgentConfig, EndpointConfig, ProfileConfig
@@ -32,10 +32,10 @@ class EndpointState:
     config: EndpointConfig
     breaker: CircuitBreaker
     limiter: EndpointLimiter
-    admission: asyncio.Semaphore = field(init=False)
+    admission: Admission = field(init=False)
 
     def __post_init__(self) -> None:
-        self.admission = asyncio.Semaphore(self.config.max_in_flight)
+        self.admission = Admission(self.config.max_in_flight)
 
     @property
     def name(self) -> str:
@@ -65,6 +65,13 @@ class CallState:
     backed_off_at: int = -1
     queued_s: float = 0.0
     """Time spent waiting for admission permits (not the provider's time)."""
+    lag_s: float = 0.0
+    """Event-loop lag during the call's attempts (not the provider's time either)."""
+
+    def credit_lag(self, seconds: float) -> None:
+        """Leave `seconds` of event-loop lag out of the budget: move the deadline back."""
+        self.lag_s += seconds
+        self.deadline += seconds
 
     @property
     def min_attempt_s(self) -> float:

@@ -51,7 +51,8 @@ class EndpointConfig(_Frozen):
         ge=1,
         description=(
             "Admission control: requests sent to this endpoint at once; more wait for a permit "
-            "(within the agent's whole-call budget) before their timeout starts."
+            "before their timeout starts; a wait fails only when the endpoint finishes nothing "
+            "for the agent's whole-call budget."
         ),
     )
     breaker: BreakerSettings = BreakerSettings()

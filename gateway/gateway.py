@@ -189,7 +189,8 @@ class ModelGateway:
             schema=schema,
             messages=list(messages),
             started=started,
-            deadline=started + agent_config.total_budget_s,
+            # The budget starts after the cache lookup (a queue of our own under load).
+            deadline=self._clock() + agent_config.total_budget_s,
             estimated_tokens=estimate_tokens(messages, schema),
         )
         try:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import random
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -13,9 +12,10 @@ from pydantic import BaseModel
 from gateway.attempt import AttemptRunner
 from gateway.breaker import CircuitState, Permit
 from gateway.cache import schema_json
-from gateway.call import CallState, EndpointState
-from gateway.clients import EndpointClients
+from gateway.call import CallState, EndpointState, Failure
+from gateway.clients import EndpointClients, StructuredModel
 from gateway.errors import GatewayError, ModelCallFailed, ProviderUnavailable
+from gateway.looptime import LagCredit, queued
 from gateway.registry import RetrySettings
 from gateway.result import ModelResult
 from telemetry.logging import get_logger
@@ -61,34 +61,52 @@ class Router:
             ModelCallFailed: `max_attempts` failed attempts (5xx, 429, timeouts).
             GatewayError: What an attempt raises (rejected, invalid output).
         """
-        for _ in range(MAX_ROUNDS):
-            choice = self.choose(call, route)
-            if isinstance(choice, dict):
-                raise self.give_up(call, choice)
-            endpoint, wait = choice
-            if wait > 0:
-                await self._sleep(wait)
-                continue
-            await self.backoff(call, endpoint)
-            model = await clients.structured(call, endpoint.config)
-            if not await self.enter(call, endpoint):
-                raise self.queue_full(call, endpoint)
-            try:
-                permit = self.admit(call, endpoint)
-                if permit is None:
-                    continue  # the waits used the budget up, or the slot went: choose again
-                call.attempts += 1
-                outcome = await attempts.run(call, endpoint, model, permit)
-            finally:
-                endpoint.admission.release()
-            if isinstance(outcome, ModelResult):
-                return outcome
-            call.last_failure = (outcome.endpoint, outcome.cause)
-            if call.attempts >= self._retry.max_attempts:
-                raise ModelCallFailed(
-                    call.agent, outcome.endpoint, f"{outcome.cause} (after {call.attempts} calls)"
-                )
+        with LagCredit(call.credit_lag) as lag:  # the loop's lag is not the budget's time
+            for _ in range(MAX_ROUNDS):
+                lag.credit()
+                choice = self.choose(call, route)
+                if isinstance(choice, dict):
+                    raise self.give_up(call, choice)
+                endpoint, wait = choice
+                if wait > 0:
+                    await self._sleep(wait)
+                    continue
+                await self.backoff(call, endpoint)
+                model = await clients.structured(call, endpoint.config)
+                lag.credit()
+                if not await self.enter(call, endpoint):
+                    raise self.queue_full(call, endpoint)
+                lag.skip()  # the queue wait moved the deadline back, lag included
+                outcome = await self._attempt(call, endpoint, model, attempts)
+                if outcome is None:
+                    continue
+                if isinstance(outcome, ModelResult):
+                    return outcome
+                call.last_failure = (outcome.endpoint, outcome.cause)
+                if call.attempts >= self._retry.max_attempts:
+                    raise ModelCallFailed(
+                        call.agent,
+                        outcome.endpoint,
+                        f"{outcome.cause} (after {call.attempts} calls)",
+                    )
         raise ModelCallFailed(call.agent, route[0].name, "no progress after many waits")
+
+    async def _attempt(
+        self,
+        call: CallState,
+        endpoint: EndpointState,
+        model: StructuredModel,
+        attempts: AttemptRunner,
+    ) -> ModelResult | Failure | None:
+        """One attempt on `endpoint`, its admission permit held; None: choose again."""
+        try:
+            permit = self.admit(call, endpoint)
+            if permit is None:
+                return None  # the waits used the budget up, or the slot went: choose again
+            call.attempts += 1
+            return await attempts.run(call, endpoint, model, permit)
+        finally:
+            endpoint.admission.release()
 
     def choose(
         self, call: CallState, route: list[EndpointState]
@@ -140,40 +158,33 @@ class Router:
         return reasons
 
     async def enter(self, call: CallState, endpoint: EndpointState) -> bool:
-        """Take one of the endpoint's in-flight permits, waiting at most the budget left.
+        """Take one of the endpoint's in-flight permits, waiting while its queue progresses.
 
-        A wait here is our own queue, never the provider's time: it gets a budget of its own
-        (the agent's whole-call budget, over all the call's waits), it moves the call's
-        deadline back by as long as it lasted, and the attempt's timeout starts only once the
-        permit is held. It never counts as a failure, for the breaker or the retries.
+        A wait here is our own queue, never the provider's time: it fails only when the
+        endpoint releases no permit for the agent's whole-call budget (lag-free time), it
+        moves the call's deadline back by as long as it lasted, the attempt's timeout starts
+        only once the permit is held, and the enclosing node guard leaves it out (`queued`).
+        It never counts as a failure, for the breaker or the retries.
 
         Returns:
-            False when no permit came within the queue's budget.
+            False when the endpoint's queue made no progress for the budget.
         """
-        gate = endpoint.admission
-        if not gate.locked():
-            await gate.acquire()  # free: returns at once
-            return True
-        queued = self._clock()
-        left = call.agent_config.total_budget_s - call.queued_s
-        if left <= 0:
-            return False
+        if not endpoint.admission.locked():
+            return await endpoint.admission.acquire(call.agent_config.total_budget_s)
+        queued_at = self._clock()
         try:
-            async with asyncio.timeout(left):
-                await gate.acquire()
-        except TimeoutError:
-            return False
+            with queued():
+                return await endpoint.admission.acquire(call.agent_config.total_budget_s)
         finally:
-            waited = self._clock() - queued
+            waited = self._clock() - queued_at
             call.queued_s += waited
             call.deadline += waited
-        return True
 
     def queue_full(self, call: CallState, endpoint: EndpointState) -> GatewayError:
-        """The error of a call that waited its whole budget for an in-flight permit."""
+        """The error of a call whose endpoint queue made no progress for its whole budget."""
         MODEL_CALLS.labels(endpoint=endpoint.name, outcome="queue_full").inc()
         reason = (
-            f"{endpoint.config.max_in_flight} requests in flight; no permit within the "
+            f"{endpoint.config.max_in_flight} requests in flight and none finished within the "
             f"{call.agent_config.total_budget_s:g} s budget (waited {call.queued_s:.2f} s)"
         )
         log.warning("model_queue_full", agent=call.agent, endpoint=endpoint.name, reason=reason)

@@ -6,8 +6,9 @@ import sqlite3
 from typing import Any
 
 from langgraph.graph import END, START, StateGraph
-from langgraph.types import RetryPolicy, TimeoutPolicy
+from langgraph.types import RetryPolicy
 
+from graphs.guard import guarded
 from nodes.action import make_action_node
 from nodes.agent import make_agent_node, make_tool_node, record_worker_crash
 from nodes.escalation import make_park_node, make_review_node
@@ -22,9 +23,10 @@ STORE_RETRY = RetryPolicy(
 )
 """Tool and action nodes retry only a locked or busy database; nothing else is retried."""
 
-NODE_GUARD_FACTOR = 2.5
-"""A worker node's outer timeout is this many times its agent's whole-call budget: one budget
-for the calls, one for waiting on the gateway's admission permits, and half of one to spare."""
+NODE_GUARD_FACTOR = 1.5
+"""A worker node's outer guard is this many times its agent's whole-call budget: one budget
+for the calls and half of one to spare. The guard leaves out the calls' waits in the gateway's
+admission queue and the event loop's lag (`graphs.guard`), as the gateway's budget does."""
 
 DEFAULT_NODE_TIMEOUT_S = 60.0
 """The outer guard of an agent the registry does not know (tools, tests with fakes)."""
@@ -89,8 +91,7 @@ def build_graph(
             guard = NODE_GUARD_FACTOR * budgets.get(subtask.agent, DEFAULT_NODE_TIMEOUT_S)
             builder.add_node(
                 subtask.agent,
-                make_agent_node(spec, subtask, resources),
-                timeout=TimeoutPolicy(run_timeout=guard),
+                guarded(make_agent_node(spec, subtask, resources), guard),
                 error_handler=record_worker_crash,
                 destinations=routes,
             )
