@@ -107,7 +107,7 @@ class BaseState(TypedDict, total=False):
     usage: Annotated[dict[str, Any], add_usage]
     timings: Annotated[dict[str, float], merge_dicts]
     escalation_reason: str | None
-    dispatch: AgentTask | None  # the task of a worker dispatched alone (no Send, no join)
+    dispatch: LoneDispatch | None  # a worker dispatched alone (no Send, no join)
 
 
 @dataclass(kw_only=True)
@@ -122,6 +122,19 @@ class OrchestrationContext:
         default=3,
         metadata={"description": "Times a run may park on unavailable providers before a human."},
     )
+
+
+class LoneDispatch(TypedDict):
+    """Which worker runs alone next, as which attempt; it rebuilds its prompt from the state.
+
+    A lone worker receives the whole state, so its prompt (or tool input) is not stored in
+    a checkpoint: `nodes.supervise.lone_task` builds it again from this and the state.
+    """
+
+    subtask: str  # instance id
+    agent: str
+    tier: str
+    attempt: int
 
 
 class AgentTask(TypedDict):
