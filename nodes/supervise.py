@@ -16,7 +16,7 @@ from nodes.resources import Resources
 from nodes.router import Dispatch, Route, plan_for, retry_feedback, route_next_step
 from nodes.spec import Limits, State, WorkflowSpec
 from state.base import AgentTask, LoneDispatch
-from state.reducers import add_counts, add_usage, merge_dicts
+from state.reducers import add_counts, add_usage, merge_dicts, merge_pending
 from telemetry.logging import get_logger
 from telemetry.metrics import ESCALATIONS
 
@@ -63,10 +63,10 @@ def lone_task(state: State, spec: WorkflowSpec, context: Any) -> AgentTask:
     return agent_task(state, spec, dispatch, spec.limits(context))
 
 
-MERGED = frozenset({"results", "gates", "proposals", "attempts", "action_results", "timings"})
+MERGED = frozenset({"results", "gates", "attempts", "action_results", "timings"})
 """Channels whose reducer merges maps (`state.reducers.merge_dicts`)."""
 
-REDUCED = MERGED | {"failures", "errors", "actions", "usage", "version"}
+REDUCED = MERGED | {"proposals", "failures", "errors", "actions", "usage", "version"}
 """Channels with a reducer: a write adds to them, so an empty write adds nothing."""
 
 
@@ -76,6 +76,8 @@ def apply_writes(state: State, update: Mapping[str, Any]) -> dict[str, Any]:
     for key, value in update.items():
         if key in MERGED:
             view[key] = merge_dicts(view.get(key), value)
+        elif key == "proposals":
+            view[key] = merge_pending(view.get(key), value)
         elif key == "failures":
             view[key] = add_counts(view.get(key), value)
         elif key in ("errors", "actions"):
@@ -93,8 +95,12 @@ def changed_writes(state: State, update: Mapping[str, Any]) -> dict[str, Any]:
     Every channel written is a row of the checkpointer's writes and a new channel version
     that the next checkpoint serialises; the supervisor's step would otherwise rewrite the
     workflow's progress fields, `status` and `dispatch` and merge empty gate maps on every
-    step.
+    step. A lone worker's proposal admitted in the same step never reaches the state.
     """
+    if "proposals" in update:
+        held = state.get("proposals") or {}
+        pending = {k: v for k, v in update["proposals"].items() if v is not None or k in held}
+        update = {**update, "proposals": pending}
     return {
         key: value
         for key, value in update.items()
