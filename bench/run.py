@@ -12,17 +12,16 @@ import tempfile
 import time
 import tracemalloc
 from collections import Counter
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from langgraph.checkpoint.memory import InMemorySaver
-from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
 from bench import fanout
+from bench.checkpointers import checkpointer
+from bench.documents import documents_fanout
 from bench.report import Figures, header_lines, markdown_table
 from bench.variants import (
     ConductorGraph,
@@ -95,24 +94,6 @@ def versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             found[package] = "?"
     return found
-
-
-@asynccontextmanager
-async def checkpointer(kind: str, path: Path) -> AsyncIterator[Any]:
-    """A fresh checkpointer of `kind` (SQLite in the file `path`)."""
-    if kind == "none":
-        yield None
-    elif kind == "memory":
-        yield InMemorySaver()
-    elif kind == "sqlite":
-        async with AsyncSqliteSaver.from_conn_string(str(path)) as saver:
-            yield saver
-    else:
-        from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
-
-        async with AsyncPostgresSaver.from_conn_string(os.environ["DATABASE_URL"]) as saver:
-            await saver.setup()
-            yield saver
 
 
 async def supersteps(variant: Variant, thread_id: str) -> int | None:
@@ -288,19 +269,8 @@ class Bench:
         await self._documents_fanout()
 
     async def _documents_fanout(self) -> None:
-        """The `documents` workflow's per-chunk fan-out, when that graph exists."""
-        try:
-            from graphs import documents  # type: ignore[attr-defined,unused-ignore]
-        except ImportError:
-            self.notes.append(
-                "documents: graphs/documents.py not present; fan-out measured on "
-                "the generic spec only"
-            )
-            return
-        self.notes.append(
-            f"documents: present ({documents.__name__}); its per-chunk fan-out is not wired "
-            "into this bench yet"
-        )
+        """The `documents` workflow's per-chunk fan-out beside raw asyncio and plain LangGraph."""
+        await documents_fanout(self, LOAD_LATENCY_S)
 
     async def memory(self) -> None:
         """Peak traced memory per in-flight ticket (tracemalloc), no checkpointer, 50 ms."""
@@ -396,5 +366,6 @@ def expected_figures(config: BenchConfig) -> set[tuple[str, str]]:
     wanted |= {("checkpoint bytes per ticket", "conductor support")}
     wanted |= {("throughput", "conductor support"), ("latency p95", "conductor support")}
     wanted |= {("fan-out efficiency", "conductor fan-out")}
+    wanted |= {("fan-out efficiency", v) for v in ("conductor documents", "plain LangGraph")}
     wanted |= {("peak memory per in-flight ticket", "conductor support")}
     return wanted
