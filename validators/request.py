@@ -69,11 +69,12 @@ _ANAGRAMS = {(w[0], len(w), "".join(sorted(w))): w for w in REQUEST_WORDS}
 """A request word by (first letter, length, sorted letters): a swap keeps all three."""
 
 
-@functools.lru_cache(maxsize=256)
+@functools.lru_cache(maxsize=16)
 def untangle(text: str) -> str:
     """Undo common typos in the request words: two letters swapped ("refnud" → "refund").
 
-    Pure and called by several gates on the same ticket text, so its answers are memoised.
+    Pure, and called several times on the same text within one gate pass, so its last
+    answers are memoised (a few: a larger cache would grow with the tickets in flight).
     """
 
     def fix(match: re.Match[str]) -> str:
