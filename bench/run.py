@@ -7,22 +7,23 @@ import gc
 import json
 import os
 import platform
+import sqlite3
 import statistics
 import tempfile
 import time
 import tracemalloc
 from collections import Counter
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import closing
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from langgraph.checkpoint.memory import InMemorySaver
-from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
 from bench import fanout
+from bench.checkpointers import checkpointer
+from bench.documents import documents_fanout
 from bench.overload import overload_section
 from bench.report import Figures, header_lines, markdown_table
 from bench.variants import (
@@ -100,24 +101,6 @@ def versions() -> dict[str, str]:
     return found
 
 
-@asynccontextmanager
-async def checkpointer(kind: str, path: Path) -> AsyncIterator[Any]:
-    """A fresh checkpointer of `kind` (SQLite in the file `path`)."""
-    if kind == "none":
-        yield None
-    elif kind == "memory":
-        yield InMemorySaver()
-    elif kind == "sqlite":
-        async with AsyncSqliteSaver.from_conn_string(str(path)) as saver:
-            yield saver
-    else:
-        from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
-
-        async with AsyncPostgresSaver.from_conn_string(os.environ["DATABASE_URL"]) as saver:
-            await saver.setup()
-            yield saver
-
-
 async def supersteps(variant: Variant, thread_id: str) -> int | None:
     """Supersteps of one finished thread: its checkpoints written by the loop."""
     graph = getattr(variant, "graph", None)
@@ -132,6 +115,20 @@ async def supersteps(variant: Variant, thread_id: str) -> int | None:
 def file_bytes(path: Path) -> int:
     """Size of an SQLite database with its WAL."""
     return sum(p.stat().st_size for p in (path, Path(f"{path}-wal")) if p.exists())
+
+
+def stored_bytes(path: Path) -> int:
+    """Bytes of the checkpoints and writes AsyncSqliteSaver stored (blobs and metadata).
+
+    The file's size mostly counts pages: every commit writes whole 4 KiB pages to the WAL,
+    so it follows the number of commits; this follows what was serialised.
+    """
+    with closing(sqlite3.connect(path)) as conn:
+        checkpoints = conn.execute(
+            "SELECT COALESCE(SUM(LENGTH(checkpoint) + LENGTH(metadata)), 0) FROM checkpoints"
+        ).fetchone()[0]
+        writes = conn.execute("SELECT COALESCE(SUM(LENGTH(value)), 0) FROM writes").fetchone()[0]
+    return int(checkpoints) + int(writes)
 
 
 class Bench:
@@ -221,6 +218,10 @@ class Bench:
                             self.figures.add(
                                 "checkpoint bytes per ticket", variant.name, kind, "KiB", size
                             )
+                            data = stored_bytes(path) / n / 1024
+                            self.figures.add(
+                                "checkpoint data per ticket", variant.name, kind, "KiB", data
+                            )
 
     async def load(self) -> None:
         """Throughput and p50/p95 with N tickets submitted at once (50 ms latency)."""
@@ -291,19 +292,8 @@ class Bench:
         await self._documents_fanout()
 
     async def _documents_fanout(self) -> None:
-        """The `documents` workflow's per-chunk fan-out, when that graph exists."""
-        try:
-            from graphs import documents  # type: ignore[attr-defined,unused-ignore]
-        except ImportError:
-            self.notes.append(
-                "documents: graphs/documents.py not present; fan-out measured on "
-                "the generic spec only"
-            )
-            return
-        self.notes.append(
-            f"documents: present ({documents.__name__}); its per-chunk fan-out is not wired "
-            "into this bench yet"
-        )
+        """The `documents` workflow's per-chunk fan-out beside raw asyncio and plain LangGraph."""
+        await documents_fanout(self, LOAD_LATENCY_S)
 
     async def memory(self) -> None:
         """Peak traced memory per in-flight ticket (tracemalloc), no checkpointer, 50 ms."""
@@ -401,6 +391,7 @@ def expected_figures(config: BenchConfig) -> set[tuple[str, str]]:
     wanted |= {("checkpoint bytes per ticket", "conductor support")}
     wanted |= {("throughput", "conductor support"), ("latency p95", "conductor support")}
     wanted |= {("fan-out efficiency", "conductor fan-out")}
+    wanted |= {("fan-out efficiency", v) for v in ("conductor documents", "plain LangGraph")}
     wanted |= {("peak memory per in-flight ticket", "conductor support")}
     if config.overload:
         wanted |= {("overload: runs resolved", "conductor support")}

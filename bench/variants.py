@@ -124,12 +124,18 @@ class RawAsyncio:
         """No graph, no checkpointer."""
 
     async def _ask(self, tier: str, schema: type[BaseModel], system: str, **sections: Any) -> Any:
+        return await self.ask_messages(
+            tier, schema, [("system", system), ("user", render_sections(**sections))]
+        )
+
+    async def ask_messages(
+        self, tier: str, schema: type[BaseModel], messages: list[tuple[str, str]]
+    ) -> Any:
+        """One structured call with these (role, content) messages."""
+        payload: list[Any] = [{"role": role, "content": content} for role, content in messages]
         response = await self._clients[tier].chat.completions.create(
             model=f"sim-{tier}",
-            messages=[
-                {"role": "system", "content": system},
-                {"role": "user", "content": render_sections(**sections)},
-            ],
+            messages=payload,
             response_format={
                 "type": "json_schema",
                 "json_schema": {"name": schema.__name__, "schema": schema.model_json_schema()},
@@ -215,6 +221,7 @@ class PlainLangGraph:
             )
             for tier in ("small", "large")
         }
+        self.models = models
         self._ask: dict[tuple[str, type[BaseModel]], Any] = {
             (tier, schema): models[tier].with_structured_output(schema, method="json_schema")
             for tier in ("small", "large")

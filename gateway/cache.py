@@ -107,13 +107,12 @@ class ResponseCache:
             return None
         conn = await self._connection()
         placeholders = ",".join("?" for _ in keys)
-        async with conn.execute(
+        found = await conn.execute_fetchall(  # one hop to the connection's thread, not three
             "SELECT key, endpoint, model, output, input_tokens, output_tokens "
             f"FROM responses WHERE key IN ({placeholders})",
             tuple(keys),
-        ) as cursor:
-            rows = {row[0]: row for row in await cursor.fetchall()}
-        return first_hit(rows, keys)
+        )
+        return first_hit({row[0]: row for row in found}, keys)
 
     async def put(
         self,
@@ -139,8 +138,7 @@ class ResponseCache:
                 int(usage.get("output_tokens", 0)),
                 time.time(),
             ),
-        )
-        await conn.commit()
+        )  # autocommit: one hop to the connection's thread
 
     async def aclose(self) -> None:
         """Close the connection (reopened on the next use)."""
@@ -158,10 +156,12 @@ class ResponseCache:
         async with self._opening[1]:
             if self._conn is None:
                 await asyncio.to_thread(self.path.parent.mkdir, parents=True, exist_ok=True)
-                conn = await aiosqlite.connect(self.path, timeout=5.0)
+                # Autocommit, and no fsync per write: a cache that loses its last answers
+                # in a power cut only asks the model again.
+                conn = await aiosqlite.connect(self.path, timeout=5.0, isolation_level=None)
                 await conn.execute("PRAGMA journal_mode=WAL")
+                await conn.execute("PRAGMA synchronous=NORMAL")
                 await conn.execute(_SCHEMA)
-                await conn.commit()
                 self._conn = conn
         return self._conn
 

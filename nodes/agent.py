@@ -20,8 +20,8 @@ from gateway.errors import GatewayError, ModelCallFailed, ProviderUnavailable
 from nodes.common import bump_version, run_log_context, versioned
 from nodes.resources import Resources
 from nodes.spec import SubtaskSpec, WorkflowSpec
-from nodes.supervise import route_after
-from state.base import AgentTask, Proposal
+from nodes.supervise import lone_task, route_after
+from state.base import AgentTask, LoneDispatch, Proposal
 from telemetry.logging import get_logger
 from telemetry.metrics import AGENT_ERRORS, AGENT_EXECUTION_SECONDS
 
@@ -31,7 +31,7 @@ Node = Callable[..., Awaitable[Any]]
 
 
 def proposal_update(
-    task: AgentTask,
+    task: AgentTask | LoneDispatch,
     *,
     output: dict[str, Any] | None = None,
     error: str | None = None,
@@ -73,11 +73,11 @@ def to_messages(pairs: list[tuple[str, str]] | list[list[str]]) -> list[BaseMess
     return [kinds[role](content) for role, content in pairs]
 
 
-def task_of(node_input: Mapping[str, Any]) -> AgentTask:
-    """A worker's task: its `Send` payload, or (dispatched alone) the state's `dispatch`."""
+def task_of(node_input: Mapping[str, Any]) -> AgentTask | LoneDispatch:
+    """Who a worker is: its `Send` payload, or (dispatched alone) the state's `dispatch`."""
     if "plan" in node_input:
-        task: AgentTask = node_input["dispatch"]
-        return task
+        lone: LoneDispatch = node_input["dispatch"]
+        return lone
     return node_input  # type: ignore[return-value]
 
 
@@ -96,9 +96,10 @@ def worker_node(
     """
 
     async def node(state: dict[str, Any], runtime: Runtime[Any]) -> Command[Any]:
-        update = await work(task_of(state), runtime.context)
         if "plan" in state:
+            update = await work(lone_task(state, spec, runtime.context), runtime.context)
             return await route_after(state, update, spec, resources, runtime.context)
+        update = await work(state, runtime.context)  # type: ignore[arg-type]
         return Command(goto="supervise", update=update)
 
     node.__name__ = node.__qualname__ = name

@@ -38,11 +38,18 @@ async def judge_proposals(
     """Run the gate of every fresh proposal, then the cross-subtask gates they touch.
 
     Returns:
-        The state write: `results`, `gates`, `failures` and `errors` of this pass.
+        The state write: `results`, `gates`, `failures` and `errors` of this pass, and
+        `proposals` with `None` for each proposal admitted (its output is in `results`).
     """
     plan = state.get("plan") or {}
     results: dict[str, Any] = dict(state.get("results") or {})
-    update: dict[str, Any] = {"gates": {}, "results": {}, "failures": {}, "errors": []}
+    update: dict[str, Any] = {
+        "gates": {},
+        "results": {},
+        "failures": {},
+        "errors": [],
+        "proposals": {},
+    }
     for proposal in fresh_proposals(state, spec):
         iid, agent, attempt = proposal["subtask"], proposal["agent"], proposal["attempt"]
         subtask = spec.subtask(plan[iid]["subtask"])
@@ -51,6 +58,7 @@ async def judge_proposals(
             "attempt": attempt,
             "tier": proposal["tier"],
             "violations": [],
+            "endpoint": proposal.get("endpoint"),
         }
         with structlog.contextvars.bound_contextvars(agent=agent, subtask=iid, attempt=attempt):
             if proposal["unavailable"]:
@@ -69,6 +77,7 @@ async def judge_proposals(
             elif subtask.gate is None:
                 # A tool's output (the store's facts) is data we produced, not a model's claim.
                 results[iid] = update["results"][iid] = proposal["output"]
+                update["proposals"][iid] = None
             else:
                 gate_input = GateInput(state, results, plan[iid].get("item"), settings)
                 output, violations = subtask.gate(proposal["output"] or {}, gate_input)
@@ -76,6 +85,7 @@ async def judge_proposals(
                 await _settle_cache(resources, proposal.get("cache_key"), passed)
                 if passed:
                     results[iid] = update["results"][iid] = output
+                    update["proposals"][iid] = None
                 else:
                     _refuse(update, record, iid, agent, attempt, violations)
         update["gates"][iid] = record
@@ -139,8 +149,10 @@ def _run_cross_gate(
             "attempt": previous.get("attempt", 1),
             "tier": previous.get("tier", "small"),
             "violations": [],
+            "endpoint": previous.get("endpoint"),
         }
         results[target] = update["results"][target] = None  # withdrawn
+        update["proposals"].pop(target, None)  # a refused output stays for people to read
         _refuse(update, record, target, plan[target]["agent"], record["attempt"], violations)
         update["gates"][target] = record
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from langgraph.runtime import Runtime
@@ -14,8 +15,8 @@ from nodes.prompts import with_feedback
 from nodes.resources import Resources
 from nodes.router import Dispatch, Route, plan_for, retry_feedback, route_next_step
 from nodes.spec import Limits, State, WorkflowSpec
-from state.base import AgentTask
-from state.reducers import add_counts, add_usage, merge_dicts
+from state.base import AgentTask, LoneDispatch
+from state.reducers import add_counts, add_usage, merge_dicts, merge_pending
 from telemetry.logging import get_logger
 from telemetry.metrics import ESCALATIONS
 
@@ -51,8 +52,22 @@ def agent_task(state: State, spec: WorkflowSpec, dispatch: Dispatch, limits: Lim
     }
 
 
-MERGED = frozenset({"results", "gates", "proposals", "attempts", "action_results", "timings"})
+def lone_task(state: State, spec: WorkflowSpec, context: Any) -> AgentTask:
+    """The task of the worker dispatched alone, rebuilt from the state's `dispatch`.
+
+    The worker's state is the supervisor's view once its writes landed, so the prompt is
+    the one the supervisor would have built (the checkpoint need not carry it).
+    """
+    lone: LoneDispatch = state["dispatch"]
+    dispatch = Dispatch(lone["subtask"], lone["agent"], lone["tier"], lone["attempt"])
+    return agent_task(state, spec, dispatch, spec.limits(context))
+
+
+MERGED = frozenset({"results", "gates", "attempts", "action_results", "timings"})
 """Channels whose reducer merges maps (`state.reducers.merge_dicts`)."""
+
+REDUCED = MERGED | {"proposals", "failures", "errors", "actions", "usage", "version"}
+"""Channels with a reducer: a write adds to them, so an empty write adds nothing."""
 
 
 def apply_writes(state: State, update: Mapping[str, Any]) -> dict[str, Any]:
@@ -61,6 +76,8 @@ def apply_writes(state: State, update: Mapping[str, Any]) -> dict[str, Any]:
     for key, value in update.items():
         if key in MERGED:
             view[key] = merge_dicts(view.get(key), value)
+        elif key == "proposals":
+            view[key] = merge_pending(view.get(key), value)
         elif key == "failures":
             view[key] = add_counts(view.get(key), value)
         elif key in ("errors", "actions"):
@@ -70,6 +87,26 @@ def apply_writes(state: State, update: Mapping[str, Any]) -> dict[str, Any]:
         elif key != "version":
             view[key] = value
     return view
+
+
+def changed_writes(state: State, update: Mapping[str, Any]) -> dict[str, Any]:
+    """`update` without the writes that change nothing: empty merges, values already held.
+
+    Every channel written is a row of the checkpointer's writes and a new channel version
+    that the next checkpoint serialises; the supervisor's step would otherwise rewrite the
+    workflow's progress fields, `status` and `dispatch` and merge empty gate maps on every
+    step. A lone worker's proposal admitted in the same step never reaches the state.
+    """
+    if "proposals" in update:
+        held = state.get("proposals") or {}
+        pending = {k: v for k, v in update["proposals"].items() if v is not None or k in held}
+        update = {**update, "proposals": pending}
+    return {
+        key: value
+        for key, value in update.items()
+        if (value or key not in REDUCED or key == "version")
+        and (key in REDUCED or key not in state or state[key] != value)
+    }
 
 
 def combine(first: Mapping[str, Any], then: Mapping[str, Any]) -> dict[str, Any]:
@@ -119,7 +156,8 @@ async def route_after(
         view = apply_writes(view, update)
         route = route_next_step(view, spec, limits)
     _log(route)
-    return _command(route, view, spec, limits, update)
+    command = _command(route, view, spec, limits, update)
+    return replace(command, update=changed_writes(state, command.update or {}))
 
 
 def make_supervise_node(
@@ -142,13 +180,17 @@ def _command(
     update: dict[str, Any],
 ) -> Command[Any]:
     if route.kind == "dispatch":
+        if len(route.dispatches) == 1:
+            # A lone worker rebuilds its task from state and routes on when done (no join).
+            (d,) = route.dispatches
+            lone: LoneDispatch = {
+                "subtask": d.subtask,
+                "agent": d.agent,
+                "tier": d.tier,
+                "attempt": d.attempt,
+            }
+            return Command(goto=d.agent, update={**update, "status": "running", "dispatch": lone})
         tasks = [agent_task(view, spec, d, limits) for d in route.dispatches]
-        if len(tasks) == 1:
-            # A lone worker reads its task from state and routes on when done (no join).
-            (task,) = tasks
-            return Command(
-                goto=task["agent"], update={**update, "status": "running", "dispatch": task}
-            )
         sends = [Send(task["agent"], task) for task in tasks]
         return Command(goto=sends, update={**update, "status": "running", "dispatch": None})
     if route.kind == "escalate":

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal, NotRequired
 from pydantic import BaseModel, ConfigDict, Field
 from typing_extensions import TypedDict
 
-from state.reducers import add_counts, add_usage, bump, merge_dicts
+from state.reducers import add_counts, add_usage, bump, merge_dicts, merge_pending
 
 Status = Literal["running", "resolved", "escalated", "rejected", "denied", "parked", "failed"]
 """A run's status: `rejected` is malformed input, `denied` a human's refusal."""
@@ -57,6 +57,7 @@ class GateRecord(TypedDict):
     attempt: int
     tier: str
     violations: list[dict[str, str]]
+    endpoint: NotRequired[str | None]  # the endpoint that answered (None: a tool, the cache)
 
 
 class ErrorRecord(TypedDict):
@@ -84,7 +85,9 @@ class BaseState(TypedDict, total=False):
     `version` grows on every node write; `schema_version` is the workflow's schema version,
     read on every resume so that older checkpoints are migrated (`state.migrations`).
     Parallel workers write `proposals`, `attempts`, `usage` and `timings` through reducers;
-    only the supervisor (which runs the gates) writes `results` and `gates`. Each result is
+    only the supervisor (which runs the gates) writes `results` and `gates`, and drops a
+    proposal once its gate admitted it (its output is then in `results`, where it came
+    from is in `gates`). Each result is
     the JSON form of its subtask's pydantic output model, read back typed through the spec.
     """
 
@@ -92,7 +95,7 @@ class BaseState(TypedDict, total=False):
     version: Annotated[int, bump]
     status: Status
     plan: dict[str, PlannedSubtask]
-    proposals: Annotated[dict[str, Proposal], merge_dicts]
+    proposals: Annotated[dict[str, Proposal], merge_pending]  # pending or refused only
     results: Annotated[dict[str, dict[str, Any] | None], merge_dicts]  # None: withdrawn
     gates: Annotated[dict[str, GateRecord], merge_dicts]
     attempts: Annotated[dict[str, int], merge_dicts]
@@ -107,7 +110,7 @@ class BaseState(TypedDict, total=False):
     usage: Annotated[dict[str, Any], add_usage]
     timings: Annotated[dict[str, float], merge_dicts]
     escalation_reason: str | None
-    dispatch: AgentTask | None  # the task of a worker dispatched alone (no Send, no join)
+    dispatch: LoneDispatch | None  # a worker dispatched alone (no Send, no join)
 
 
 @dataclass(kw_only=True)
@@ -122,6 +125,19 @@ class OrchestrationContext:
         default=3,
         metadata={"description": "Times a run may park on unavailable providers before a human."},
     )
+
+
+class LoneDispatch(TypedDict):
+    """Which worker runs alone next, as which attempt; it rebuilds its prompt from the state.
+
+    A lone worker receives the whole state, so its prompt (or tool input) is not stored in
+    a checkpoint: `nodes.supervise.lone_task` builds it again from this and the state.
+    """
+
+    subtask: str  # instance id
+    agent: str
+    tier: str
+    attempt: int
 
 
 class AgentTask(TypedDict):

@@ -23,6 +23,23 @@ def merge_dicts(left: Mapping[str, V] | None, right: Mapping[str, V] | None) -> 
     return merged
 
 
+def merge_pending(
+    left: Mapping[str, V] | None, right: Mapping[str, V | None] | None
+) -> dict[str, V]:
+    """Merge keyed maps like `merge_dicts`, except that a `None` write removes its key.
+
+    The supervisor writes `None` for a proposal once its gate admitted it into the results,
+    so the channel holds only what is still pending or was refused.
+    """
+    merged = dict(left or {})
+    for key, value in (right or {}).items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = value
+    return merged
+
+
 def add_counts(left: Mapping[str, int] | None, right: Mapping[str, int] | None) -> dict[str, int]:
     """Add per-key counters (e.g. failed attempts per subtask) written by parallel nodes."""
     merged = dict(left or {})

@@ -7,6 +7,7 @@ ticket to a human rather than pay.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from decimal import Decimal
@@ -64,15 +65,23 @@ REQUEST_WORDS = ("refund", "reimburse", "credit", "return", "money", "back", "di
 _WORD = re.compile(r"[A-Za-z]+")
 
 
+_ANAGRAMS = {(w[0], len(w), "".join(sorted(w))): w for w in REQUEST_WORDS}
+"""A request word by (first letter, length, sorted letters): a swap keeps all three."""
+
+
+@functools.lru_cache(maxsize=16)
 def untangle(text: str) -> str:
-    """Undo common typos in the request words: two letters swapped ("refnud" → "refund")."""
-    keys = {(w[0], len(w), "".join(sorted(w))): w for w in REQUEST_WORDS}
+    """Undo common typos in the request words: two letters swapped ("refnud" → "refund").
+
+    Pure, and called several times on the same text within one gate pass, so its last
+    answers are memoised (a few: a larger cache would grow with the tickets in flight).
+    """
 
     def fix(match: re.Match[str]) -> str:
         word = match.group(0)
         stem = word.lower()
         for size in range(len(stem), 3, -1):
-            key = keys.get((stem[0], size, "".join(sorted(stem[:size]))))
+            key = _ANAGRAMS.get((stem[0], size, "".join(sorted(stem[:size]))))
             if key is not None:
                 return key + word[size:]
         return word

@@ -382,13 +382,13 @@ async def test_small_tier_outage_falls_back_to_the_large_tier(tmp_path: Path) ->
         for tid, run in runs.items():
             assert run.status == baseline[tid].status, tid
             assert run.refund == baseline[tid].refund, tid
-            plan, proposals = run.values["plan"], run.values["proposals"]
+            plan, gates = run.values["plan"], run.values["gates"]
             # The small-tier agents were served by the large tier, and the state says so.
             for sid in ("classify", "extract"):
                 assert plan[sid]["subtask"] == sid
-                assert proposals[sid]["tier"] == "large", (tid, proposals[sid])
-                assert proposals[sid]["endpoint"] == "sim-large-a"
-                assert run.values["gates"][sid]["tier"] == "large"
+                assert gates[sid]["tier"] == "large", (tid, gates[sid])
+                assert gates[sid]["endpoint"] == "sim-large-a"
+                assert sid not in run.values.get("proposals", {})  # admitted: in results
             assert run.values["usage"]["cost_usd"] > baseline[tid].values["usage"]["cost_usd"], tid
         # Once both small circuits opened (5 failures each, plus what was already in flight),
         # every call went straight to the large tier, which never failed.

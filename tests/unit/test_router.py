@@ -22,6 +22,7 @@ from nodes.spec import (
     WorkflowSpec,
 )
 from state.base import OrchestrationContext, Violation
+from state.reducers import merge_pending
 
 
 class Answer(BaseModel):
@@ -275,6 +276,11 @@ async def test_the_gate_pass_admits_refuses_and_withdraws() -> None:
     assert update["results"] == {"a": {"value": 2}}
     assert update["gates"]["parts#0"]["status"] == "failed"
     assert update["failures"] == {"parts#0": 1}
+    # The admitted proposal leaves the state (its output is in results); the refused stays.
+    assert update["proposals"] == {"a": None}
+    assert merge_pending(given["proposals"], update["proposals"]) == {
+        "parts#0": given["proposals"]["parts#0"]
+    }
 
     # A cross gate withdraws its target's result when either side is fresh and they disagree.
     later = state(
@@ -286,4 +292,5 @@ async def test_the_gate_pass_admits_refuses_and_withdraws() -> None:
     assert update["results"]["sum"] is None
     assert update["gates"]["sum"]["violations"][0]["message"] == "odd"
     assert update["failures"] == {"sum": 1}
+    assert "sum" not in update["proposals"]  # a withdrawn output stays readable
     assert route_next_step({**later, **update}, TOY, Limits()).kind == "dispatch"
