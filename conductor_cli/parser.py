@@ -172,7 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="?",
         default="support",
         choices=["support", "documents", "adversarial", "examples"],
-        help="the dataset (documents: the documents workers on documents.jsonl)",
+        help="the dataset (documents: documents.jsonl through the documents graph)",
     )
     evaluate.add_argument(
         "--experiment",

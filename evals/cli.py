@@ -39,18 +39,7 @@ async def run_eval_command(args: argparse.Namespace, out: Any, console: Any) -> 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     if args.dataset == "documents":
-        from evals.documents_eval import documents_table, run_documents_eval
-
-        report = await run_documents_eval(
-            limit=args.limit,
-            error_seed=args.error_seed,
-            error_model=args.error_model,
-            upload=args.upload,
-        )
-        show(out, documents_table(report), getattr(args, "format", "table"))
-        path = report.write(args.out)
-        console.print(f"results: {path}")
-        return 0
+        return await _documents(args, out, console)
     if args.variant not in VARIANTS:
         raise ValueError(f"unknown variant {args.variant!r}; known: {sorted(VARIANTS)}")
     base = EvalSettings(
@@ -109,5 +98,67 @@ async def run_eval_command(args: argparse.Namespace, out: Any, console: Any) -> 
     local = LOCAL_NOTE if args.experiment in ("local", "all") else ""
     paths = write_report(cells, args.out, title=title, local_note=local)
     for kind, path in paths.items():
+        console.print(f"{kind}: {path}")
+    return 0
+
+
+async def _documents(args: argparse.Namespace, out: Any, console: Any) -> int:
+    """`conductor eval documents`: the documents graph on `documents.jsonl`.
+
+    `--experiment single` runs `--variant` (graph, or graph-gates-off) at `--error-seed`;
+    `gates` (or `all`) runs gates on and gates off over `--seeds`.
+    """
+    from dataclasses import replace
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from evals.documents_eval import (
+        DocumentsReport,
+        DocumentsSettings,
+        document_examples,
+        run_documents_eval,
+    )
+    from evals.documents_report import documents_table, write_documents_report
+
+    base = DocumentsSettings(
+        limit=args.limit,
+        error_seed=args.error_seed,
+        error_model=args.error_model,
+        gates=args.variant != "graph-gates-off",
+        concurrency=args.concurrency,
+        upload=args.upload,
+    )
+    if args.experiment == "single":
+        plan = {"gates on" if base.gates else "gates off": [base]}
+    else:
+        seeds = _seeds(args.seeds or "") or DEFAULT_SEEDS
+        gated = [replace(base, gates=True, error_seed=s) for s in seeds]
+        plan = {"gates on": gated}
+        if args.experiment in ("gates", "all"):
+            plan["gates off"] = [replace(s, gates=False) for s in gated]
+    docs = len(document_examples(args.limit))
+    cells: dict[str, list[DocumentsReport]] = {}
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    ) as progress:
+        total = docs * sum(len(runs) for runs in plan.values())
+        task = progress.add_task(f"eval documents / {args.experiment}", total=total)
+        for name, runs in plan.items():
+            for settings in runs:
+                report = await run_documents_eval(
+                    settings, on_document=lambda: progress.advance(task)
+                )
+                cells.setdefault(name, []).append(report)
+    seeds_run = sorted({r.settings.error_seed for runs in cells.values() for r in runs})
+    title = (
+        f"conductor eval documents --experiment {args.experiment} on the SIMULATED endpoint: "
+        f"{docs} documents through the documents graph, error seeds {seeds_run}"
+    )
+    show(out, documents_table(cells, title), getattr(args, "format", "table"))
+    for kind, path in write_documents_report(cells, args.out, title).items():
         console.print(f"{kind}: {path}")
     return 0

@@ -84,12 +84,15 @@ class Variant:
         gates: With the deterministic gates (off: format checks only, no cross gate, and only
             the classifier's triggers: legal flag, low confidence, refund above the limit).
         all_large: Every model call on the large tier instead of the tier rules.
+        tiers: Tier overrides `(subtask id, tier)`: `small`, `large`, or `input` (the
+            difficulty rule `evals.routing.input_tier`).
     """
 
     name: str
     pipeline: Pipeline = "graph"
     gates: bool = True
     all_large: bool = False
+    tiers: tuple[tuple[str, str], ...] = ()
 
 
 VARIANTS: dict[str, Variant] = {
@@ -100,6 +103,21 @@ VARIANTS: dict[str, Variant] = {
         Variant("graph-all-large", all_large=True),
         Variant("naive-all-large", pipeline="naive", all_large=True),
         Variant("graph-gates-off", gates=False),
+        Variant("graph-input-tiers", tiers=(("classify", "input"), ("extract", "input"))),
+        Variant("graph-classify-large", tiers=(("classify", "large"),)),
+        Variant(
+            "graph-verified-tiers",
+            tiers=(("classify", "large"), ("decide", "small"), ("reply", "small")),
+        ),
+        Variant(
+            "graph-read-large",
+            tiers=(
+                ("classify", "large"),
+                ("extract", "large"),
+                ("decide", "small"),
+                ("reply", "small"),
+            ),
+        ),
     )
 }
 """Every named variant."""
@@ -153,6 +171,7 @@ class RunResult:
     money: Counter[str] = field(default_factory=Counter)
     injected: Counter[str] = field(default_factory=Counter)
     cost_usd: float = 0.0
+    cost_by_agent: Counter[str] = field(default_factory=Counter)
     tickets: int = 0
     elapsed_s: float = 0.0
     experiment_name: str | None = None
@@ -177,6 +196,7 @@ class RunResult:
             "injected": dict(self.injected),
             "cost_usd": self.cost_usd,
             "cost_per_ticket_usd": self.cost_usd / self.tickets if self.tickets else 0.0,
+            "cost_by_agent_usd": dict(self.cost_by_agent),
             "tickets": self.tickets,
             "elapsed_s": self.elapsed_s,
             "experiment_name": self.experiment_name,
@@ -296,6 +316,7 @@ def _outputs(
     escalation_reason: str | None,
     reviewed: bool,
     cost: float,
+    cost_by_agent: Mapping[str, float] | None = None,
     error: str | None = None,
 ) -> dict[str, Any]:
     ticket_id = str(ticket.get("ticket_id") or "")
@@ -323,17 +344,29 @@ def _outputs(
             refunds, store.get_order, {ticket_id: writer}, reviewed=[ticket_id] if reviewed else []
         ),
         "cost_usd": cost,
+        "cost_by_agent": dict(cost_by_agent or {}),
         **({"error": error} if error else {}),
     }
 
 
 def support_spec(variant: Variant) -> Any:
     """The support workflow's spec for a variant (tiers and gates changed, nothing else)."""
+    from evals.routing import input_tier
     from graphs.support import SUPPORT
     from nodes.support.rules import legal_threat, low_confidence, refund_above_limit
     from validators.format import check_format
 
     spec = SUPPORT
+    if variant.tiers:
+        rules = {"input": input_tier}
+        chosen = dict(variant.tiers)
+        spec = replace(
+            spec,
+            subtasks=tuple(
+                replace(s, tier=rules.get(chosen[s.id], chosen[s.id])) if s.id in chosen else s
+                for s in spec.subtasks
+            ),
+        )
     if variant.all_large:
         spec = replace(
             spec,
@@ -483,6 +516,10 @@ async def run_eval(
                     or (values.get("escalation") or {}).get("reason"),
                     reviewed=bool(values.get("review")),
                     cost=float(usage.get("cost_usd", 0.0)),
+                    cost_by_agent={
+                        agent: float(spent.get("cost_usd", 0.0))
+                        for agent, spent in (usage.get("by_agent") or {}).items()
+                    },
                     error=error,
                 )
 
@@ -576,6 +613,7 @@ async def _collect(results: Any, result: RunResult) -> None:
         )
         result.outcomes[bucket] += 1
         result.cost_usd += float(outputs.get("cost_usd") or 0.0)
+        result.cost_by_agent.update(outputs.get("cost_by_agent") or {})
         result.rows.append(
             {
                 "ticket_id": outputs.get("ticket_id"),

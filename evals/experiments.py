@@ -1,7 +1,8 @@
 """The four side-by-side experiments, each over several error seeds, and their report.
 
 1. `naive-vs-graph`: the fair baseline against the graph, without faults and with a 20% mix.
-2. `tiers`: every worker on the large tier against tier routing (cost per ticket, accuracy).
+2. `tiers`: every worker on the large tier against tier routing (cost per ticket, accuracy):
+   the spec's routing and the alternative rules of `evals.routing`.
 3. `gates`: gates on against gates off, one realistic error kind at a time: how much of each
    injected kind reaches an action.
 4. `local`: the same evaluation on a local real model (`--profile local`), when one is
@@ -32,6 +33,15 @@ MIX_20 = (
 """The 20% fault mix of the chaos matrix."""
 KIND_RATE = 0.3
 """Rate of the one error kind switched on in the gates experiment."""
+TIER_ARMS = (
+    ("graph", "tier routing (spec)"),
+    ("graph-input-tiers", "classify, extract by input difficulty"),
+    ("graph-classify-large", "classify large"),
+    ("graph-verified-tiers", "by verifiability"),
+    ("graph-read-large", "classify, extract large; decide, reply small"),
+    ("graph-all-large", "all large"),
+)
+"""The arms of the tiers experiment (`evals.routing` says what each rule is)."""
 DEFAULT_SEEDS = (1, 2, 3)
 EXPERIMENTS = ("single", "naive-vs-graph", "tiers", "gates", "local", "all")
 
@@ -90,7 +100,7 @@ def plan(experiment: str, base: EvalSettings, seeds: Sequence[int]) -> list[tupl
                     replace(base, variant=VARIANTS[variant], faults=faults),
                 )
     if "tiers" in wanted:
-        for variant, label in (("graph", "tier routing"), ("graph-all-large", "all large")):
+        for variant, label in TIER_ARMS:
             add("tiers", label, replace(base, variant=VARIANTS[variant], faults=""))
     if "gates" in wanted:
         for variant, label in (("graph-gates-off", "gates off"), ("graph", "gates on")):

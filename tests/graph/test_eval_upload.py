@@ -24,6 +24,7 @@ import pytest
 import zstandard
 from langsmith import Client
 
+from evals.documents_eval import DocumentsSettings, run_documents_eval
 from evals.experiment import VARIANTS, EvalSettings, langsmith_dataset_name, run_eval
 
 TENANT = str(uuid.uuid4())
@@ -305,6 +306,9 @@ async def test_offline_makes_no_connection(loopback_only: list[Any]) -> None:
     result = await run_eval(EvalSettings(limit=4, variant=VARIANTS["naive"]))
     assert len(result.rows) == 4
     assert loopback_only == []
+    documents = await run_documents_eval(DocumentsSettings(limit=4, concurrency=2))
+    assert len(documents.rows) == 4
+    assert loopback_only == []
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning", "ignore::DeprecationWarning")
@@ -350,3 +354,33 @@ async def _upload_and_check(langsmith_server: FakeLangSmith, client: Client) -> 
     client.flush()
     assert len(sink.datasets) == 1
     assert len([e for e in sink.examples.values() if e.get("dataset_id") == dataset["id"]]) == 3
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning", "ignore::DeprecationWarning")
+async def test_documents_upload_records_dataset_experiment_runs_and_feedback(
+    langsmith_server: FakeLangSmith, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("LANGCHAIN_TRACING_V2", "LANGCHAIN_ENDPOINT", "LANGCHAIN_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    client = Client(api_url=langsmith_server.url, api_key="lsv2_pt_test-key")
+    try:
+        report = await run_documents_eval(
+            DocumentsSettings(limit=2, concurrency=1, upload=True), client=client
+        )
+        client.flush()
+    finally:
+        client.close(timeout=5)
+    assert len(report.rows) == 2
+    sink = langsmith_server
+    (dataset,) = sink.datasets.values()
+    assert dataset["name"] == langsmith_dataset_name("documents")
+    examples = [e for e in sink.examples.values() if e.get("dataset_id") == dataset["id"]]
+    assert len(examples) == 2, sink.requests
+    assert all("doc_type" in e["outputs"] and "entities" in e["outputs"] for e in examples)
+    (experiment,) = [s for s in sink.sessions.values() if s.get("reference_dataset_id")]
+    assert experiment["reference_dataset_id"] == dataset["id"]
+    assert experiment["extra"]["metadata"]["pipeline"] == "documents graph"
+    roots = [r for r in sink.runs.values() if r.get("reference_example_id")]
+    assert {str(r["reference_example_id"]) for r in roots} == {e["id"] for e in examples}
+    keys = {f.get("key") for f in sink.feedback}
+    assert {"doc_type_match", "entity_precision", "entity_recall", "spans_exact"} <= keys, keys
