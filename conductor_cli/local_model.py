@@ -76,7 +76,8 @@ def running_url() -> str | None:
     if not URL_FILE.is_file():
         return None
     url = URL_FILE.read_text(encoding="utf-8").strip()
-    return url if url and is_serving(url) else None
+    # Patient: a busy server answers after its generation; a dead one refuses at once.
+    return url if url and is_serving(url, timeout=BUSY_TIMEOUT_S) else None
 
 
 def start(host: str = "127.0.0.1", port: int | None = None, threads: int | None = None) -> str:

@@ -45,7 +45,9 @@ BATCH_IDS = (
 )
 """Fourteen tickets, the adversarial ones included (plus one too long for the context)."""
 LONG_TICKET_ID = "T-LONG"
-BATCH_TIMEOUT_S = 4 * 3600
+BATCH_TIMEOUT_S = 45 * 60
+"""A hang detector, not a speed target: 15 tickets took 8 min here on 2 cores shared with a
+llama.cpp build and other test suites; a slow call ends at its agent's timeout, counted."""
 CLI_STATUSES = {"resolved", "denied", "escalated", "parked", "rejected", "failed"}
 
 
