@@ -23,6 +23,15 @@ MODEL_ALIAS = "smollm2-135m"
 N_CTX = 2048
 """Context window: the longest support prompt and its answer fit."""
 READY_TIMEOUT_S = 180.0
+BUSY_TIMEOUT_S = 300.0
+"""How long to wait for `GET /models` when asking whether the server is alive, not just
+idle: llama-cpp-python answers it only between generations (it takes the model's lock), and
+a generation the client gave up on runs to its `max_tokens` first."""
+THREADS = 1
+"""llama.cpp threads (generation and prompt): one. With as many threads as cores, every
+token waits on a barrier for the slowest thread, and on a shared machine (other jobs on the
+2 cores) that thread is often descheduled: measured here at load ~7, an IntentClassification
+of ~60 tokens took 14-46 s with 2 threads and 4-6 s with 1. A 135M model does not need more."""
 
 
 def find_gguf() -> Path:
@@ -67,7 +76,8 @@ def running_url() -> str | None:
     if not URL_FILE.is_file():
         return None
     url = URL_FILE.read_text(encoding="utf-8").strip()
-    return url if url and is_serving(url) else None
+    # Patient: a busy server answers after its generation; a dead one refuses at once.
+    return url if url and is_serving(url, timeout=BUSY_TIMEOUT_S) else None
 
 
 def start(host: str = "127.0.0.1", port: int | None = None, threads: int | None = None) -> str:
@@ -102,7 +112,9 @@ def start(host: str = "127.0.0.1", port: int | None = None, threads: int | None 
         "--n_ctx",
         str(N_CTX),
         "--n_threads",
-        str(threads or os.cpu_count() or 2),
+        str(threads or THREADS),
+        "--n_threads_batch",
+        str(threads or THREADS),
     ]
     with LOG_FILE.open("ab") as log:
         process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
@@ -152,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("action", choices=["start", "stop", "gguf", "url"])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=None, help="default: a free port")
-    parser.add_argument("--threads", type=int, default=None, help="default: every core")
+    parser.add_argument("--threads", type=int, default=None, help=f"default: {THREADS}")
     args = parser.parse_args(argv)
     try:
         if args.action == "gguf":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sqlite3
 import sys
 from collections import Counter
@@ -11,6 +12,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+VIOLATION_START = re.compile(r"; (?=[a-z_]+:[^:;\s]*: )")
+"""Where one violation of a gate's joined message (`kind:field: message; kind:field: ...`)
+ends: a message may itself hold "; " ("extracted 0.30; the ticket asks 35.00")."""
 
 
 @dataclass
@@ -57,7 +62,13 @@ class BatchReport:
         out += [f"  breach: {b}" for b in self.breaches]
         out += [f"  provider error: {e}" for e in self.provider_errors[:examples]]
         caught = [r for r in self.refusals if r["kind"] != "model_error"]
-        for refusal in caught[:examples]:
+        # One per ticket first (a ticket's attempts repeat its mistakes), then the rest.
+        first: dict[str, dict[str, Any]] = {}
+        for refusal in caught:
+            first.setdefault(refusal["ticket"], refusal)
+        shown = {id(r) for r in first.values()}
+        varied = [*first.values(), *(r for r in caught if id(r) not in shown)]
+        for refusal in varied[:examples]:
             out.append(
                 f"  caught ({refusal['ticket']} {refusal['subtask']}): "
                 f"{refusal['kind']}:{refusal['field']}: {refusal['message']}"
@@ -121,7 +132,7 @@ def build_report(
         for error in state.get("errors") or []:
             if error.get("kind") != "gate_failed":
                 continue
-            for part in str(error.get("message", "")).split("; "):
+            for part in VIOLATION_START.split(str(error.get("message", ""))):
                 kind, _, rest = part.partition(":")
                 where, _, message = rest.partition(": ")
                 report.refusals_by_kind[kind] += 1

@@ -62,6 +62,14 @@ async def probe_endpoint(
     try:
         async with httpx.AsyncClient(timeout=timeout_s, transport=transport) as client:
             response = await client.get(url, headers={"Authorization": f"Bearer {key}"})
+    except httpx.ReadTimeout:
+        # Connected, but no answer yet: a busy single-slot server (llama-cpp-python holds
+        # its model lock, /models included, while it generates) answers after its queue.
+        report.warnings.append(
+            f"{where}: connected, but GET /models gave no answer within {timeout_s:g} s "
+            "(busy? calls will wait for it)"
+        )
+        return
     except httpx.TimeoutException:
         report.problems.append(f"{where}: not reachable: no answer within {timeout_s:g} s")
         return

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conductor_cli.local_model import is_serving
+from conductor_cli.local_model import BUSY_TIMEOUT_S, is_serving
 
 URL_ENV = "CONDUCTOR_LOCAL_MODEL_URL"
 HERE = Path(__file__).resolve().parent
@@ -30,5 +30,5 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def local_url() -> str:
     """The base URL (…/v1) of the running model server; fails when it does not answer."""
     url = os.environ[URL_ENV]
-    assert is_serving(url, timeout=10), f"no model server answers at {url}"
+    assert is_serving(url, timeout=BUSY_TIMEOUT_S), f"no model server answers at {url}"
     return url

@@ -19,7 +19,8 @@ import httpx
 from store.seed import seed_store
 
 ROOT = Path(__file__).resolve().parents[2]
-STARTUP_TIMEOUT_S = 180
+STARTUP_TIMEOUT_S = 300
+"""`langgraph dev` imports the graphs and starts its workers: ~30 s here, more on loaded cores."""
 
 
 def _free_port() -> int:

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from conductor_cli.local_model import is_serving
+from conductor_cli.local_model import BUSY_TIMEOUT_S, is_serving
 from conductor_cli.local_report import BatchReport, read_jsonl, report_from_files
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,7 +45,9 @@ BATCH_IDS = (
 )
 """Fourteen tickets, the adversarial ones included (plus one too long for the context)."""
 LONG_TICKET_ID = "T-LONG"
-BATCH_TIMEOUT_S = 4 * 3600
+BATCH_TIMEOUT_S = 45 * 60
+"""A hang detector, not a speed target: 15 tickets took 8 min here on 2 cores shared with a
+llama.cpp build and other test suites; a slow call ends at its agent's timeout, counted."""
 CLI_STATUSES = {"resolved", "denied", "escalated", "parked", "rejected", "failed"}
 
 
@@ -195,7 +197,7 @@ def test_batch_finishes_and_accounts_for_every_ticket(batch: Batch) -> None:
 
 
 def test_the_model_server_survived(batch: Batch, local_url: str) -> None:
-    assert is_serving(local_url, timeout=10)
+    assert is_serving(local_url, timeout=BUSY_TIMEOUT_S)
 
 
 def test_no_policy_breach_and_no_refund_without_a_passed_gate(batch: Batch) -> None:
@@ -239,4 +241,4 @@ async def test_one_ticket_through_langgraph_dev(local_url: str, tmp_path: Path) 
         refund = final.get("refund") or {}
         if refund.get("issued"):
             assert gates["decide"]["status"] == "passed"
-    assert is_serving(local_url, timeout=10)
+    assert is_serving(local_url, timeout=BUSY_TIMEOUT_S)

@@ -37,6 +37,14 @@ def refusing(request: httpx.Request) -> httpx.Response:
     raise httpx.ConnectError("All connection attempts failed", request=request)
 
 
+def busy(request: httpx.Request) -> httpx.Response:
+    raise httpx.ReadTimeout("timed out", request=request)
+
+
+def connect_timeout(request: httpx.Request) -> httpx.Response:
+    raise httpx.ConnectTimeout("timed out", request=request)
+
+
 SECRETS = EnvSecretProvider({"CONDUCTOR_SECRET_CRED": "sk-test"}, fallback_var=None)
 LISTING = {"data": [{"id": "m-1"}, {"id": "m-2"}]}
 
@@ -47,6 +55,8 @@ LISTING = {"data": [{"id": "m-1"}, {"id": "m-2"}]}
         (answering(200, LISTING), endpoint(), None, None),
         (answering(404), endpoint(), None, None),
         (httpx.MockTransport(refusing), endpoint(), "not reachable: ConnectError", None),
+        (httpx.MockTransport(connect_timeout), endpoint(), "not reachable: no answer", None),
+        (httpx.MockTransport(busy), endpoint(), None, "connected, but GET /models gave no"),
         (answering(401), endpoint(), "answered HTTP 401: the API key (credential 'cred')", None),
         (answering(500), endpoint(), "answered HTTP 500", None),
         (answering(200, LISTING), endpoint(model="gpt-9"), "model 'gpt-9' is not among", None),
@@ -61,6 +71,8 @@ LISTING = {"data": [{"id": "m-1"}, {"id": "m-2"}]}
         "ok",
         "no-models-route",
         "unreachable",
+        "connect-timeout",
+        "busy",
         "key-refused",
         "error",
         "unknown-model",

@@ -58,7 +58,8 @@ def test_report_counts_statuses_calls_refusals_and_refunds_without_a_passed_gate
                     "kind": "gate_failed",
                     "subtask": "extract",
                     "message": "consistency:order_id: order id 'ORD-99999' is not in the ticket; "
-                    "plausibility:amount: amount 1e9 is outside [0, 1,000,000)",
+                    "plausibility:amount: amount 1e9 is outside [0, 1,000,000); "
+                    "consistency:amount: extracted 0.30; the ticket asks 35.00",
                 }
             ],
         },
@@ -77,7 +78,8 @@ def test_report_counts_statuses_calls_refusals_and_refunds_without_a_passed_gate
     assert report.refunds_issued == 1
     assert report.refunds_without_passed_gate == ["T-2"]
     assert any("exceeds the total" in b for b in report.breaches)
-    assert dict(report.refusals_by_kind) == {"consistency": 1, "plausibility": 1}
+    assert dict(report.refusals_by_kind) == {"consistency": 2, "plausibility": 1}
+    assert report.refusals[2]["message"] == "extracted 0.30; the ticket asks 35.00"
     assert report.refusals[0]["message"] == "order id 'ORD-99999' is not in the ticket"
     assert report.percentile(0.5) == 200 and report.percentile(0.95) == 900
     assert len(report.provider_errors) == 1
