@@ -21,8 +21,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import pytest
-import zstandard
 from langsmith import Client
+from langsmith_standin import StandInHandler
 
 from evals.documents_eval import DocumentsSettings, run_documents_eval
 from evals.experiment import VARIANTS, EvalSettings, langsmith_dataset_name, run_eval
@@ -107,26 +107,7 @@ class FakeLangSmith:
 
 
 def make_handler(sink: FakeLangSmith) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-            return
-
-        def _body(self) -> bytes:
-            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            if self.headers.get("Content-Encoding") == "zstd":
-                raw = zstandard.ZstdDecompressor().decompressobj().decompress(raw)
-            return raw
-
-        def _reply(self, status: int, payload: Any) -> None:
-            data = json.dumps(payload).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
+    class Handler(StandInHandler):
         def _json(self, body: bytes) -> Any:
             return json.loads(body) if body else {}
 

@@ -14,7 +14,7 @@ from typing import Any
 import langsmith.run_trees as ls_run_trees
 import langsmith.utils as ls_utils
 import pytest
-import zstandard
+from langsmith_standin import StandInHandler
 
 from gateway.secrets import SimSecretProvider
 from telemetry.tracing import graph_run_config
@@ -110,27 +110,7 @@ INFO = {
 
 
 def make_handler(sink: FakeLangSmith) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-            return
-
-        def _body(self) -> bytes:
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length)
-            if self.headers.get("Content-Encoding") == "zstd":
-                raw = zstandard.ZstdDecompressor().decompressobj().decompress(raw)
-            return raw
-
-        def _reply(self, status: int, payload: Any) -> None:
-            data = json.dumps(payload).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
+    class Handler(StandInHandler):
         def do_GET(self) -> None:  # noqa: N802
             sink.record("GET", self.path, b"")
             self._reply(200, INFO if self.path.startswith("/info") else {})
