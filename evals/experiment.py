@@ -38,6 +38,7 @@ from evals.audit import audit_refunds
 from evals.chaos import ChaosConfig, chaos_settings
 from evals.evaluators import EVALUATORS
 from evals.naive import NaiveChain
+from evals.ordering import one_customer_at_a_time
 from evals.outcomes import (
     EXAMPLE_TICKETS,
     EXAMPLE_TRUTH,
@@ -547,6 +548,7 @@ async def run_eval(
                     error=done.get("error"),
                 )
 
+        ordered = one_customer_at_a_time(target)
         prefix = f"conductor-{settings.dataset}-{settings.experiment}-{settings.label()}"
         try:
             if settings.upload:
@@ -554,7 +556,7 @@ async def run_eval(
                 data: Any = upload_dataset(client, settings.dataset, examples)
                 with tracing_context(enabled=True, client=client):
                     results = await aevaluate(
-                        target,
+                        ordered,
                         data=data,
                         evaluators=list(EVALUATORS),
                         metadata=result.metadata,
@@ -565,7 +567,7 @@ async def run_eval(
             else:
                 with tracing_context(enabled=False):
                     results = await aevaluate(
-                        target,
+                        ordered,
                         data=examples,
                         evaluators=list(EVALUATORS),
                         metadata=result.metadata,
