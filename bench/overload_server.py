@@ -17,7 +17,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -32,8 +31,8 @@ import httpx
 
 from bench.overload import OverloadResult, error_kind
 from bench.workload import Workload
+from server.devserver import absolute_config, free_port
 
-ROOT = Path(__file__).resolve().parents[1]
 STARTUP_TIMEOUT_S = 120
 POLL_S = 2.0
 PAGE = 200
@@ -41,29 +40,10 @@ CLIENT_REQUESTS = 32
 """Requests the benchmark's SDK client has open at once while it creates the runs."""
 
 
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def server_config(workdir: Path) -> Path:
     """The project's langgraph.json with absolute paths, written into `workdir`."""
-    config = json.loads((ROOT / "langgraph.json").read_text())
-
-    def absolute(ref: str) -> str:
-        path, _, attr = ref.partition(":")
-        resolved = str((ROOT / path).resolve()) if path.startswith(".") else path
-        return f"{resolved}:{attr}" if attr else resolved
-
-    config["dependencies"] = [absolute(d) for d in config.get("dependencies", [])]
-    config["graphs"] = {name: absolute(ref) for name, ref in config["graphs"].items()}
-    for section, key in (("http", "app"), ("auth", "path"), ("checkpointer", "path")):
-        if key in config.get(section, {}):
-            config[section][key] = absolute(config[section][key])
     path = workdir / "langgraph.json"
-    path.write_text(json.dumps(config))
+    path.write_text(json.dumps(absolute_config()))
     return path
 
 

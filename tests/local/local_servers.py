@@ -6,7 +6,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,34 +15,11 @@ from pathlib import Path
 
 import httpx
 
+from server.devserver import absolute_config, free_port
 from store.seed import seed_store
 
-ROOT = Path(__file__).resolve().parents[2]
 STARTUP_TIMEOUT_S = 300
 """`langgraph dev` imports the graphs and starts its workers: ~30 s here, more on loaded cores."""
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _absolute_config() -> dict[str, object]:
-    """The project's langgraph.json with every `./` path made absolute."""
-    config = json.loads((ROOT / "langgraph.json").read_text())
-
-    def absolute(ref: str) -> str:
-        path, _, attr = ref.partition(":")
-        full = str((ROOT / path).resolve()) if path.startswith(".") else path
-        return f"{full}:{attr}" if attr else full
-
-    config["dependencies"] = [absolute(d) for d in config.get("dependencies", [])]
-    config["graphs"] = {name: absolute(ref) for name, ref in config["graphs"].items()}
-    for section, key in (("http", "app"), ("auth", "path"), ("checkpointer", "path")):
-        if isinstance(config.get(section), dict) and key in config[section]:
-            config[section][key] = absolute(config[section][key])
-    return config
 
 
 @contextmanager
@@ -52,9 +28,9 @@ def start_dev_server(workdir: Path, env: Mapping[str, str]) -> Iterator[str]:
     db = workdir / "server.db"
     seed_store(db)
     config = workdir / "langgraph.json"
-    config.write_text(json.dumps(_absolute_config()))
+    config.write_text(json.dumps(absolute_config()))
     log_path = workdir / "server.log"
-    port = _free_port()
+    port = free_port()
     server_env = {
         **{k: v for k, v in env.items() if k != "CONDUCTOR_API_KEYS_FILE"},
         "CONDUCTOR_DB": str(db),

@@ -6,7 +6,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,10 +16,10 @@ from pathlib import Path
 
 import httpx
 
+from server.devserver import absolute_config, free_port
 from server.keys import KEYS_FILE_ENV
 from store.seed import seed_store
 
-ROOT = Path(__file__).resolve().parents[2]
 STARTUP_TIMEOUT_S = 120
 
 
@@ -38,12 +37,6 @@ class DevServer:
 
     url: str
     proc: subprocess.Popen[bytes]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextmanager
@@ -83,7 +76,7 @@ def run_dev_server(
         **(env or {}),
     }
     config_path = workdir / "langgraph.json"
-    config_path.write_text(json.dumps(absolute_config(ROOT / "langgraph.json")))
+    config_path.write_text(json.dumps(absolute_config()))
     log_path = workdir / "server.log"
     port = free_port()
     binary = Path(sys.executable).parent / "langgraph"
@@ -119,26 +112,6 @@ def kill_dev_server(proc: subprocess.Popen[bytes]) -> None:
     if proc.poll() is None:
         os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-
-
-def absolute_config(path: Path) -> dict[str, object]:
-    """The project's langgraph.json with every path made absolute, to run from a temp dir."""
-    config = json.loads(path.read_text())
-    base = path.parent
-
-    def absolute(ref: str) -> str:
-        return str((base / ref).resolve()) if ref.startswith(".") else ref
-
-    def absolute_ref(ref: str) -> str:
-        module, attr = ref.split(":")
-        return absolute(module) + ":" + attr
-
-    config["dependencies"] = [absolute(d) for d in config.get("dependencies", [])]
-    config["graphs"] = {name: absolute_ref(ref) for name, ref in config["graphs"].items()}
-    for section, key in (("http", "app"), ("auth", "path"), ("checkpointer", "path")):
-        if section in config and key in config[section]:
-            config[section][key] = absolute_ref(config[section][key])
-    return config
 
 
 def stop_dev_server(proc: subprocess.Popen[bytes]) -> None:
