@@ -19,7 +19,6 @@ import time
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping
-from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -27,12 +26,13 @@ from typing import Any
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command
-from langsmith import Client, aevaluate, tracing_context
+from langsmith import Client
 from langsmith.schemas import Example
 
 from evals.chaos import ChaosConfig, chaos_settings
 from evals.documents_scores import DOCUMENT_EVALUATORS, span_mismatches
-from evals.experiment import DATASET_ID, DATASETS_DIR, offline_client, upload_dataset
+from evals.experiment import DATASETS_DIR
+from evals.langsmith_run import DATASET_ID, evaluate_examples, untraced_unless
 from evals.outcomes import load_jsonl
 from gateway.gateway import ModelGateway
 from nodes.resources import Resources
@@ -205,7 +205,7 @@ async def run_documents_eval(
             document = inputs["document"]
             config: RunnableConfig = {"configurable": {"thread_id": str(uuid.uuid4())}}
             try:
-                with _quiet(settings.upload):
+                with untraced_unless(settings.upload):
                     await graph.ainvoke({"document": document}, config)
                     values = dict((await graph.aget_state(config)).values)
                     for _ in range(RESUME_ROUNDS):  # a parked run is resumed (support eval too)
@@ -224,29 +224,16 @@ async def run_documents_eval(
         try:
             if settings.upload:
                 client = client or Client()
-                data: Any = upload_dataset(client, "documents", examples)
-                with tracing_context(enabled=True, client=client):
-                    results = await aevaluate(
-                        target,
-                        data=data,
-                        evaluators=list(DOCUMENT_EVALUATORS),
-                        metadata=report.metadata,
-                        client=client,
-                        experiment_prefix=prefix,
-                        max_concurrency=settings.concurrency,
-                    )
-            else:
-                with tracing_context(enabled=False):
-                    results = await aevaluate(
-                        target,
-                        data=examples,
-                        evaluators=list(DOCUMENT_EVALUATORS),
-                        metadata=report.metadata,
-                        client=offline_client(),
-                        experiment_prefix=prefix,
-                        max_concurrency=settings.concurrency,
-                        upload_runs=False,
-                    )
+            results = await evaluate_examples(
+                target,
+                examples,
+                dataset="documents",
+                evaluators=DOCUMENT_EVALUATORS,
+                metadata=report.metadata,
+                prefix=prefix,
+                concurrency=settings.concurrency,
+                client=client if settings.upload else None,
+            )
             report.experiment_name = results.experiment_name
             await _collect(results, report)
         finally:
@@ -256,11 +243,6 @@ async def run_documents_eval(
     if settings.upload and client is not None:
         client.flush()
     return report
-
-
-def _quiet(upload: bool) -> Any:
-    """Offline, the graph inside the target is not traced at all (as in the support eval)."""
-    return nullcontext() if upload else tracing_context(enabled=False)
 
 
 async def _collect(results: Any, report: DocumentsReport) -> None:

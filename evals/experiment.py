@@ -23,7 +23,6 @@ import time
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -31,12 +30,17 @@ from typing import Any, Literal
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command
-from langsmith import Client, aevaluate, tracing_context
+from langsmith import Client
 from langsmith.schemas import Example
 
 from evals.audit import audit_refunds
 from evals.chaos import ChaosConfig, chaos_settings
 from evals.evaluators import EVALUATORS
+from evals.langsmith_run import (
+    DATASET_ID,
+    evaluate_examples,
+    untraced_unless,
+)
 from evals.naive import NaiveChain
 from evals.ordering import one_customer_at_a_time
 from evals.outcomes import (
@@ -64,12 +68,6 @@ DATASET_FILES: dict[str, Path] = {
 }
 """Labelled ticket datasets (one JSON object per line: `ticket` and its labels)."""
 DATASET_NAMES = (*DATASET_FILES, "examples")
-DATASET_ID = uuid.UUID("6f1b1d0e-3c55-4c1e-9a57-5c0a1f0e2b11")
-"""Namespace of the example ids (LangSmith examples need one; the same id on every upload)."""
-DATASET_NAME_PREFIX = "conductor-"
-"""LangSmith dataset names: `conductor-support`, `conductor-adversarial`, `conductor-examples`."""
-OFFLINE_API_URL = "http://127.0.0.1:9"
-"""The offline client's endpoint: loopback discard port, never contacted."""
 TRUTH_KEYS_DROPPED = ("ticket", "label")
 
 Pipeline = Literal["graph", "naive"]
@@ -248,52 +246,6 @@ def load_examples(name: str = "examples", limit: int | None = None) -> list[Exam
     return [example_of(row, i) for i, row in enumerate(dataset_rows(name, limit))]
 
 
-def langsmith_dataset_name(name: str) -> str:
-    """The dataset's name on LangSmith."""
-    return f"{DATASET_NAME_PREFIX}{name}"
-
-
-def upload_dataset(client: Client, name: str, examples: Sequence[Example]) -> str:
-    """Create the dataset on LangSmith, or update it (stable ids: a rerun adds no duplicate).
-
-    Missing examples are created, known ones updated.
-
-    Args:
-        client: The LangSmith client.
-        name: The local dataset's name.
-        examples: Its examples.
-
-    Returns:
-        The LangSmith dataset's name.
-    """
-    remote = langsmith_dataset_name(name)
-    if client.has_dataset(dataset_name=remote):
-        dataset = client.read_dataset(dataset_name=remote)
-    else:
-        dataset = client.create_dataset(
-            remote, description=f"Conductor `{name}` tickets with ground truth (evals/datasets)."
-        )
-    known = {str(e.id) for e in client.list_examples(dataset_id=dataset.id)}
-    fresh = [e for e in examples if str(e.id) not in known]
-    stale = [e for e in examples if str(e.id) in known]
-    if fresh:
-        client.create_examples(
-            dataset_id=dataset.id,
-            examples=[{"id": e.id, "inputs": e.inputs, "outputs": e.outputs} for e in fresh],
-        )
-    if stale:
-        client.update_examples(
-            dataset_id=dataset.id,
-            updates=[{"id": e.id, "inputs": e.inputs, "outputs": e.outputs} for e in stale],
-        )
-    return remote
-
-
-def offline_client() -> Client:
-    """A LangSmith client that cannot reach anyone: loopback URL, no tracing threads."""
-    return Client(api_url=OFFLINE_API_URL, api_key="offline", auto_batch_tracing=False)
-
-
 # --- targets ------------------------------------------------------------------------------
 
 
@@ -396,14 +348,6 @@ def support_spec(variant: Variant) -> Any:
     return spec
 
 
-def _quiet(settings: EvalSettings) -> Any:
-    """Offline, the pipeline inside the target is not traced at all.
-
-    `aevaluate` keeps its own run "local"; LangChain's tracer would still post the graph's.
-    """
-    return nullcontext() if settings.upload else tracing_context(enabled=False)
-
-
 # --- the run ------------------------------------------------------------------------------
 
 
@@ -489,7 +433,7 @@ async def run_eval(
                     "max_concurrency": 8,
                 }
                 error = None
-                quiet = _quiet(settings)
+                quiet = untraced_unless(settings.upload)
                 try:
                     with quiet:
                         await graph.ainvoke({"ticket": ticket}, config)
@@ -498,7 +442,7 @@ async def run_eval(
                         if values.get("status") != "parked":
                             break
                         await asyncio.sleep(settings.breaker_recovery_s + 0.1)
-                        with _quiet(settings):
+                        with untraced_unless(settings.upload):
                             await graph.ainvoke(Command(resume={"retry": True}), config)
                         values = dict((await graph.aget_state(config)).values)
                 except Exception as exc:  # noqa: BLE001 - a crashed run is counted lost
@@ -530,7 +474,7 @@ async def run_eval(
             async def target(inputs: Mapping[str, Any]) -> dict[str, Any]:
                 assert chain is not None
                 ticket = inputs["ticket"]
-                with _quiet(settings):
+                with untraced_unless(settings.upload):
                     done = await chain.handle_with_recovery(
                         ticket, settings.resume_rounds, settings.breaker_recovery_s + 0.1
                     )
@@ -553,29 +497,16 @@ async def run_eval(
         try:
             if settings.upload:
                 client = client or Client()
-                data: Any = upload_dataset(client, settings.dataset, examples)
-                with tracing_context(enabled=True, client=client):
-                    results = await aevaluate(
-                        ordered,
-                        data=data,
-                        evaluators=list(EVALUATORS),
-                        metadata=result.metadata,
-                        experiment_prefix=prefix,
-                        max_concurrency=settings.concurrency,
-                        client=client,
-                    )
-            else:
-                with tracing_context(enabled=False):
-                    results = await aevaluate(
-                        ordered,
-                        data=examples,
-                        evaluators=list(EVALUATORS),
-                        metadata=result.metadata,
-                        experiment_prefix=prefix,
-                        max_concurrency=settings.concurrency,
-                        client=offline_client(),
-                        upload_runs=False,
-                    )
+            results = await evaluate_examples(
+                ordered,
+                examples,
+                dataset=settings.dataset,
+                evaluators=EVALUATORS,
+                metadata=result.metadata,
+                prefix=prefix,
+                concurrency=settings.concurrency,
+                client=client if settings.upload else None,
+            )
             result.experiment_name = results.experiment_name
             await _collect(results, result)
         finally:

@@ -25,7 +25,8 @@ from langsmith import Client
 from langsmith_standin import StandInHandler
 
 from evals.documents_eval import DocumentsSettings, run_documents_eval
-from evals.experiment import VARIANTS, EvalSettings, langsmith_dataset_name, run_eval
+from evals.experiment import VARIANTS, EvalSettings, run_eval
+from evals.langsmith_run import langsmith_dataset_name
 
 TENANT = str(uuid.uuid4())
 INFO = {
