@@ -16,7 +16,6 @@ import asyncio
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import tempfile
@@ -31,7 +30,7 @@ import httpx
 
 from bench.overload import OverloadResult, error_kind
 from bench.workload import Workload
-from server.devserver import absolute_config, free_port
+from server.devserver import absolute_config, free_port, stop_dev_server
 
 STARTUP_TIMEOUT_S = 120
 POLL_S = 2.0
@@ -73,13 +72,7 @@ def dev_server(workdir: Path, store: Path, jobs: int) -> Iterator[str]:
     try:
         yield _wait_for_url(proc, log_path, port)
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+        stop_dev_server(proc)
 
 
 def _wait_for_url(proc: subprocess.Popen[bytes], log_path: Path, port: int) -> str:

@@ -7,7 +7,10 @@ paths were made absolute, on a port free at the time.
 from __future__ import annotations
 
 import json
+import os
+import signal
 import socket
+import subprocess
 from pathlib import Path
 
 PROJECT_CONFIG = Path(__file__).resolve().parents[1] / "langgraph.json"
@@ -37,3 +40,18 @@ def absolute_config(path: Path = PROJECT_CONFIG) -> dict[str, object]:
         if isinstance(config.get(section), dict) and key in config[section]:
             config[section][key] = absolute(config[section][key])
     return config
+
+
+def stop_dev_server(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM the server's process group (it leads one), then SIGKILL it if it lingers."""
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()

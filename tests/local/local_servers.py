@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -15,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from server.devserver import absolute_config, free_port
+from server.devserver import absolute_config, free_port, stop_dev_server
 from store.seed import seed_store
 
 STARTUP_TIMEOUT_S = 300
@@ -74,10 +72,4 @@ def start_dev_server(workdir: Path, env: Mapping[str, str]) -> Iterator[str]:
             time.sleep(0.5)
         yield url
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+        stop_dev_server(proc)

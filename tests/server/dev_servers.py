@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 
-from server.devserver import absolute_config, free_port
+from server.devserver import absolute_config, free_port, stop_dev_server
 from server.keys import KEYS_FILE_ENV
 from store.seed import seed_store
 
@@ -112,21 +112,6 @@ def kill_dev_server(proc: subprocess.Popen[bytes]) -> None:
     if proc.poll() is None:
         os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-
-
-def stop_dev_server(proc: subprocess.Popen[bytes]) -> None:
-    """SIGTERM the server's process group, then SIGKILL it if it lingers."""
-    if proc.poll() is not None:
-        return
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
 
 
 def _wait_for_url(proc: subprocess.Popen[bytes], log_path: Path, start: int = 0) -> str:
